@@ -1,0 +1,28 @@
+# WSSS pipeline: image-level labels -> CAMs -> (refinement) -> pixel masks, one rule per stage.
+# `snakemake --cores 8` runs the embedded default (config.yaml); see README.md for other datasets.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/classifier.smk"
+include: "rules/cams.smk"
+include: "rules/summary.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        summaries=expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=EXPERIMENTS),
+
+
+onsuccess:
+    print_results_location()

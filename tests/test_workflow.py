@@ -1,0 +1,60 @@
+"""The real DAG on a tiny synthetic config: it runs, and reruns only what a change invalidates."""
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from workflow_helpers import planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    write_config(folder)
+    snakemake(folder)
+    return folder
+
+
+def test_whole_dag_runs(finished_run):
+    summary = pd.read_csv(finished_run / "results/synthetic/cam/summary.tsv", sep="\t")
+    assert set(summary["split"]) == {"train", "val"}
+    assert summary["value"].between(0, 100).all()
+    sweep = pd.read_csv(finished_run / "results/synthetic/cam/eval/cams_val_sweep.tsv", sep="\t")
+    assert sweep["threshold"].tolist() == [0.1, 0.15, 0.2, 0.3]  # the fixed 0.15 is always evaluated
+    assert planned_jobs(finished_run) == {}  # a finished run has nothing left to do
+
+
+def test_cam_cache_schema(finished_run):
+    labels = pd.read_csv(finished_run / "results/synthetic/labels.tsv", sep="\t")
+    val_ids = set(labels.loc[labels["split"] == "val", "image_id"])
+    with h5py.File(finished_run / "results/synthetic/cam/cams/val.h5", "r") as cache:
+        assert cache.attrs["format"] == "wsss-cams" and cache.attrs["split"] == "val"
+        assert len(cache.attrs["checkpoint_sha256"]) == 64 and "scales" in cache.attrs["config"]
+        assert set(cache.keys()) == val_ids
+        for image_id in val_ids:
+            group = cache[image_id]
+            keys, h, w = group.attrs["keys"], group.attrs["height"], group.attrs["width"]
+            assert group["high_res"].shape == (len(keys), h, w)
+            assert group["cam"].shape == (len(keys), -(-h // 8), -(-w // 8))
+            high_res = group["high_res"][()].astype(np.float32)
+            assert high_res.min() >= 0 and high_res.max() <= 1.0 + 1e-3
+
+
+def test_param_change_reruns_only_dependents(finished_run):
+    write_config(finished_run, {"evaluate_cams": {"fixed_threshold": 0.2}})
+    assert planned_jobs(finished_run) == {"evaluate_cams": 2, "summarise_experiment": 1, "all": 1}
+    write_config(finished_run, {"cams": {"flip": False}})
+    assert planned_jobs(finished_run) == {"make_cams": 2, "evaluate_cams": 2, "summarise_experiment": 1, "all": 1}
+    write_config(finished_run, {"classifier": {"lr": 0.01}})
+    assert planned_jobs(finished_run) == {"train_classifier": 1, "make_cams": 2, "evaluate_cams": 2,
+                                          "summarise_experiment": 1, "all": 1}
+    write_config(finished_run)
+    assert planned_jobs(finished_run) == {}
+
+
+def test_lint_is_clean(finished_run):
+    out = snakemake(finished_run, "--lint", check=False)
+    assert "Congratulations, your workflow is in a good condition!" in out.stdout + out.stderr

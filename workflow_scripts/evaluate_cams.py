@@ -1,0 +1,14 @@
+"""Rule evaluate_cams: CAM mIoU over a background-threshold sweep, per class, best and fixed threshold."""
+
+from wsss.data.labels import read_label_table, split_rows
+from wsss.metrics.cam_eval import evaluate_cam_cache
+from wsss.runtime import job_logger
+
+log = job_logger(snakemake.log[0], "evaluate_cams")
+cfg = snakemake.params.evaluate
+rows = split_rows(read_label_table(snakemake.input.labels), snakemake.wildcards.split, source=snakemake.input.labels)
+sweep, summary = evaluate_cam_cache(snakemake.input.cams, snakemake.params.root, rows,
+                                    thresholds=cfg["thresholds"], fixed_threshold=cfg["fixed_threshold"])
+sweep.to_csv(snakemake.output.sweep, sep="\t", index=False, float_format="%.4f")
+summary.to_csv(snakemake.output.summary, sep="\t", index=False, float_format="%.4f")
+log.info("\n%s", summary.to_string(index=False))

@@ -1,0 +1,22 @@
+"""Rule make_cams: multi-scale + flip CAMs of the labelled classes into one HDF5 cache per split."""
+
+from wsss.data.labels import read_label_table, split_rows, labelled_rows
+from wsss.io.checkpoint import file_sha256
+from wsss.methods.cam_inference import write_cam_cache
+from wsss.models.loading import load_classifier
+from wsss.runtime import job_logger, provenance, resolve_device, set_threads
+
+log = job_logger(snakemake.log[0], "make_cams")
+set_threads(snakemake.threads)
+cfg = snakemake.params.cams
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+rows = labelled_rows(split_rows(read_label_table(snakemake.input.labels), snakemake.wildcards.split,
+                                source=snakemake.input.labels), log)
+model = load_classifier(snakemake.input.model, device)
+attrs = {"split": snakemake.wildcards.split, "checkpoint_sha256": file_sha256(snakemake.input.model),
+         **provenance(cfg)}
+stats = write_cam_cache(model, snakemake.params.root, rows, snakemake.output.cams, attrs=attrs,
+                        scales=cfg["scales"], flip=cfg["flip"], batch_size=cfg["batch_size"], device=device)
+log.info("wrote %s: %s", snakemake.output.cams, stats)
+for image_id, classes in stats.pop("empty_maps", {}).items():
+    log.warning("image %s: all-zero CAM for labelled classes %s", image_id, classes)

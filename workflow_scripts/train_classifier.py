@@ -1,0 +1,33 @@
+"""Rule train_classifier: train the GAP classifier on image-level labels, resumable per epoch."""
+
+import pandas as pd
+import torch
+
+from wsss.data.datasets import ClassificationCrops
+from wsss.data.labels import read_label_table, split_rows, labelled_rows
+from wsss.io.checkpoint import save_atomic
+from wsss.models.classifier import build_classifier
+from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
+from wsss.training.classifier import multilabel_loss
+from wsss.training.loop import Schedule, fit
+
+log = job_logger(snakemake.log[0], "train_classifier")
+set_threads(snakemake.threads)
+cfg, seed = snakemake.params.classifier, snakemake.params.seed
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+rows = labelled_rows(split_rows(read_label_table(snakemake.input.labels), snakemake.params.split,
+                                source=snakemake.input.labels), log)
+torch.manual_seed(seed)
+model = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+dataset = ClassificationCrops(snakemake.params.root, rows, crop=cfg["crop_size"], scale_range=cfg["scale_range"],
+                              mean=model.backbone.mean, std=model.backbone.std, seed=seed)
+schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                    weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
+log.info("training %s on %d images of split %s on %s", cfg["backbone"], len(rows), snakemake.params.split, device)
+history = fit(model, dataset, multilabel_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
+              state_path=snakemake.params.state, digest=params_digest({**cfg, "seed": seed, "n": len(rows)}),
+              device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info)
+arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
+save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
+             **provenance({**cfg, "seed": seed})}, snakemake.output.model)
+pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)

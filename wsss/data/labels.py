@@ -1,0 +1,93 @@
+"""Image-level labels: read once from the masks (or XML objects), written to one table.
+
+The table (TSV) has one row per (split, image_id) with the image size, where the labels came
+from ('mask' or 'xml'), whether a ground-truth mask exists, and one 0/1 column per VOC class.
+Every later stage reads its labels from this table and never looks at the masks for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..errors import DatasetError
+from .classes import VOC_CLASSES
+from .voc import VOCLayout, classes_in_mask, image_size, load_image, load_mask, read_annotation, read_split
+
+
+def image_record(layout: VOCLayout, image_id: str, *, decode: bool = True) -> dict:
+    """Check one image (and its mask) and return its row: size, label source, per-class 0/1."""
+    image_path = layout.image(image_id)
+    if not image_path.is_file():
+        raise DatasetError(f"{image_path}: listed id {image_id!r} has no image file")
+    size = load_image(image_path).shape[:2] if decode else image_size(image_path)
+    mask_path = layout.mask(image_id)
+    if mask_path is not None:
+        classes, source = classes_in_mask(load_mask(mask_path, expected_size=size)), "mask"
+    elif layout.annotation(image_id).is_file():
+        classes, source = sorted({o["class"] for o in read_annotation(layout.annotation(image_id))}), "xml"
+    else:
+        raise DatasetError(f"{image_path}: no mask and no annotation XML to take labels from")
+    row = {"image_id": image_id, "height": size[0], "width": size[1], "label_source": source,
+           "has_mask": mask_path is not None}
+    row.update({name: int(index + 1 in classes) for index, name in enumerate(VOC_CLASSES)})
+    return row
+
+
+def build_label_table(root, splits: dict[str, str], *, decode: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Read every split list under root, check every image, and return the label table.
+
+    splits maps a split name to its list file relative to root. decode=True fully decodes each
+    JPEG so a truncated file is caught here, before any training.
+    """
+    layout = VOCLayout(Path(root))
+    if not layout.root.is_dir():
+        raise DatasetError(f"{layout.root}: dataset root does not exist")
+    rows, seen = [], {}
+    for split, list_file in splits.items():
+        ids = read_split(layout.root / list_file)
+        for image_id in tqdm(ids, desc=f"check {split}", disable=not progress, mininterval=2):
+            if image_id not in seen:
+                seen[image_id] = image_record(layout, image_id, decode=decode)
+            rows.append({"split": split, **seen[image_id]})
+    return pd.DataFrame(rows)
+
+
+def read_label_table(path) -> pd.DataFrame:
+    """Load a label table written by the make_labels rule."""
+    table = pd.read_csv(path, sep="\t", dtype={"image_id": str})
+    missing = [c for c in ("split", "image_id", *VOC_CLASSES) if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{path}: label table lacks columns {missing}")
+    return table
+
+
+def split_rows(table: pd.DataFrame, split: str, *, source=None) -> pd.DataFrame:
+    """Rows of one split; a split that is missing or empty is an error naming it."""
+    rows = table[table["split"] == split].reset_index(drop=True)
+    if rows.empty:
+        where = f"{source}: " if source else ""
+        raise DatasetError(f"{where}split {split!r} has no images (known splits: {sorted(table['split'].unique())})")
+    return rows
+
+
+def label_matrix(rows: pd.DataFrame) -> np.ndarray:
+    """(N, 20) float32 multi-hot labels of the given rows."""
+    return rows[list(VOC_CLASSES)].to_numpy(dtype=np.float32)
+
+
+def class_keys(row) -> np.ndarray:
+    """Class indices 1..20 (mask values) labelled in one row of the table."""
+    return np.array([i + 1 for i, name in enumerate(VOC_CLASSES) if row[name]], dtype=np.int64)
+
+
+def labelled_rows(rows: pd.DataFrame, log=None) -> pd.DataFrame:
+    """Rows with at least one object label; the others are skipped, each named in the log."""
+    has_label = rows[list(VOC_CLASSES)].sum(axis=1) > 0
+    for image_id in rows.loc[~has_label, "image_id"]:
+        if log is not None:
+            log.warning("skipping image %s: no object label", image_id)
+    return rows[has_label].reset_index(drop=True)

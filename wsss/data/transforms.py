@@ -1,0 +1,59 @@
+"""Training augmentation (random rescale, crop, flip) and input normalisation, on numpy arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .classes import IGNORE_INDEX
+
+
+def rescale(image: np.ndarray, scale: float, mask: np.ndarray | None = None):
+    """Resize an (H, W, 3) uint8 image bilinearly (and its mask by nearest) by a factor."""
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    if mask is not None:
+        mask = np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST))
+    return image, mask
+
+
+def random_crop(image: np.ndarray, crop: int, rng: np.random.Generator, mask: np.ndarray | None = None):
+    """A crop x crop window at a random place; smaller images are padded (image 0, mask 255).
+
+    Returns the cropped image, mask and a (crop, crop) bool array marking the real-image pixels.
+    """
+    height, width = image.shape[:2]
+    pad_h, pad_w = max(crop - height, 0), max(crop - width, 0)
+    top_pad, left_pad = rng.integers(0, pad_h + 1), rng.integers(0, pad_w + 1)
+    y0, x0 = rng.integers(0, max(height - crop, 0) + 1), rng.integers(0, max(width - crop, 0) + 1)
+    out = np.zeros((crop, crop, 3), dtype=image.dtype)
+    valid = np.zeros((crop, crop), dtype=bool)
+    window = image[y0:y0 + crop, x0:x0 + crop]
+    h, w = window.shape[:2]
+    out[top_pad:top_pad + h, left_pad:left_pad + w] = window
+    valid[top_pad:top_pad + h, left_pad:left_pad + w] = True
+    if mask is not None:
+        out_mask = np.full((crop, crop), IGNORE_INDEX, dtype=mask.dtype)
+        out_mask[top_pad:top_pad + h, left_pad:left_pad + w] = mask[y0:y0 + crop, x0:x0 + crop]
+        mask = out_mask
+    return out, mask, valid
+
+
+def augment(image, rng: np.random.Generator, *, crop: int, scale_range=(0.7, 1.3), flip: bool = True, mask=None):
+    """Random rescale in scale_range, random horizontal flip, random crop (IRN-style)."""
+    image, mask = rescale(image, rng.uniform(*scale_range), mask)
+    if flip and rng.random() < 0.5:
+        image = image[:, ::-1]
+        mask = mask[:, ::-1] if mask is not None else None
+    return random_crop(np.ascontiguousarray(image), crop, rng,
+                       None if mask is None else np.ascontiguousarray(mask))
+
+
+def to_tensor(image: np.ndarray, mean, std, valid: np.ndarray | None = None) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 normalised; padded pixels (valid False) set to 0."""
+    array = (image.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    if valid is not None:
+        array[~valid] = 0.0
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))

@@ -1,0 +1,1 @@
+"""Files: palette PNGs, HDF5 CAM caches, checkpoints."""

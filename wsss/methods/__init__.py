@@ -1,0 +1,1 @@
+"""Attention methods: CAM (and its variants) turned into class maps."""

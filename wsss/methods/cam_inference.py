@@ -1,0 +1,56 @@
+"""The make_cams stage: CAMs of every image of a split into one resumable HDF5 cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ..data.datasets import WholeImages
+from ..data.transforms import to_tensor
+from ..io.h5cache import CamCacheWriter
+from .cam import image_cams
+
+
+def same_size_batches(dataset, indices, batch_size: int):
+    """Consecutive runs of at most batch_size images that share one size (so they stack)."""
+    batch = []
+    for index in indices:
+        item = dataset[index]
+        if batch and (len(batch) == batch_size or item["image"].shape != batch[0]["image"].shape):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scales, flip: bool,
+                    batch_size: int, device, progress: bool = True) -> dict:
+    """Compute and store CAMs (stride and image resolution) of each row's labelled classes.
+
+    Resumes from a partial cache made with the same attributes. Returns counts, including the
+    images whose CAM is all zero for some labelled class (counted, not divided by zero).
+    """
+    dataset = WholeImages(root, rows)
+    stride = model.backbone.output_stride
+    mean, std = model.backbone.mean, model.backbone.std
+    empty: dict[str, list[int]] = {}
+    with CamCacheWriter(path, attrs) as writer:
+        done = writer.done()
+        todo = [i for i in range(len(dataset)) if rows.at[i, "image_id"] not in done]
+        bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), desc="cams", disable=not progress,
+                   mininterval=5)
+        for batch in same_size_batches(dataset, todo, batch_size):
+            images = torch.stack([to_tensor(item["image"], mean, std) for item in batch]).to(device)
+            for item, (cam, high_res) in zip(batch, image_cams(model, images, [b["keys"] for b in batch],
+                                                              scales=scales, flip=flip, stride=stride)):
+                zero = [int(k) for k, m in zip(item["keys"], high_res) if not np.any(m > 0)]
+                if zero:
+                    empty[item["image_id"]] = zero
+                writer.add(item["image_id"], item["keys"], cam, high_res, item["image"].shape[:2])
+            bar.update(len(batch))
+        bar.close()
+    return {"images": len(dataset), "resumed": len(dataset) - len(todo), "empty_maps": empty,
+            "n_empty_maps": sum(len(v) for v in empty.values())}

@@ -1,0 +1,1 @@
+"""Evaluation: confusion-matrix mIoU and friends."""

@@ -1,0 +1,50 @@
+"""The evaluate_cams stage: CAM mIoU over a background-threshold sweep, one confusion matrix each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..data.classes import CLASS_NAMES
+from ..data.voc import VOCLayout, load_mask
+from ..io.h5cache import CamCache
+from ..methods.cam import cams_to_labels
+from .miou import confusion_matrix, iou_per_class, mean_iou
+
+
+def sweep_confusions(cache: CamCache, layout: VOCLayout, image_ids, thresholds, progress=True) -> np.ndarray:
+    """(T, 21, 21) confusion matrices, one per background threshold, summed over the images."""
+    confusions = np.zeros((len(thresholds), len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    for image_id in tqdm(image_ids, desc="evaluate", disable=not progress, mininterval=5):
+        entry = cache.read(image_id)
+        gt = load_mask(layout.mask(image_id), expected_size=entry["size"])
+        for t, threshold in enumerate(thresholds):
+            confusions[t] += confusion_matrix(cams_to_labels(entry["high_res"], entry["keys"], threshold), gt)
+    return confusions
+
+
+def evaluate_cam_cache(cache_path, root, rows: pd.DataFrame, *, thresholds, fixed_threshold: float):
+    """(sweep table: one row per threshold with mIoU and per-class IoU, summary: best and fixed).
+
+    Images without a ground-truth mask are not scored; images skipped by make_cams (no label) are
+    not in the cache and are not scored either (their count is reported).
+    """
+    layout = VOCLayout(root)
+    thresholds = sorted(set(float(t) for t in thresholds) | {float(fixed_threshold)})
+    with CamCache(cache_path) as cache:
+        scored = [i for i in rows["image_id"] if layout.mask(i) is not None and i in cache]
+        confusions = sweep_confusions(cache, layout, scored, thresholds)
+    sweep = pd.DataFrame(
+        [{"threshold": t, "miou": mean_iou(c), **dict(zip(CLASS_NAMES, iou_per_class(c)))}
+         for t, c in zip(thresholds, confusions)]
+    )
+    best = sweep.loc[sweep["miou"].idxmax()]
+    fixed = sweep.loc[sweep["threshold"] == float(fixed_threshold)].iloc[0]
+    summary = pd.DataFrame([{
+        "n_images": len(scored), "n_not_scored": len(rows) - len(scored),
+        "best_threshold": best["threshold"], "miou_best": best["miou"],
+        "fixed_threshold": float(fixed_threshold), "miou_fixed": fixed["miou"],
+        **{f"iou_{name}": best[name] for name in CLASS_NAMES},
+    }])
+    return sweep, summary

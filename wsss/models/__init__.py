@@ -1,0 +1,1 @@
+"""Networks: backbones, the GAP classifier, AffinityNet and the DeepLab-style segmenter."""

@@ -1,0 +1,1 @@
+"""Refinement of CAMs into masks: affinity labels, random walk, dense CRF."""

@@ -1,0 +1,1 @@
+"""Training loops with per-epoch checkpoints and resume."""

@@ -1,0 +1,125 @@
+"""One training loop for every network of the pipeline, with per-epoch checkpoints and exact resume.
+
+Resumable state (model, optimiser, epoch, iteration, loss history) lives in a state file that is
+NOT a declared Snakemake output, so Snakemake's deletion of outputs before a rerun cannot destroy
+it. It carries a digest of the training parameters: a state made with other parameters is ignored.
+Batch order and augmentation are pure functions of (seed, epoch, index), so an interrupted and
+resumed run ends with the same weights as an uninterrupted one on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..errors import WSSSError
+from ..io.checkpoint import load, save_atomic
+
+
+class TrainingError(WSSSError):
+    """Training cannot go on (e.g. a non-finite loss); the last good checkpoint is kept."""
+
+
+@dataclass
+class Schedule:
+    """Optimiser and learning-rate schedule: SGD (momentum) or Adam, poly decay lr*(1 - it/total)^power."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 1e-4
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    poly_power: float = 0.9
+
+
+def make_optimizer(param_groups, schedule: Schedule) -> torch.optim.Optimizer:
+    """The optimiser named by the schedule; each group keeps its own base lr in 'initial_lr'."""
+    for group in param_groups:
+        group.setdefault("lr", schedule.lr)
+        group["initial_lr"] = group["lr"]
+    if schedule.optimizer == "sgd":
+        return torch.optim.SGD(param_groups, lr=schedule.lr, momentum=schedule.momentum,
+                               weight_decay=schedule.weight_decay)
+    if schedule.optimizer == "adam":
+        return torch.optim.Adam(param_groups, lr=schedule.lr, weight_decay=schedule.weight_decay)
+    raise ValueError(f"unknown optimizer {schedule.optimizer!r} (expected 'sgd' or 'adam')")
+
+
+def poly_lr(optimizer, iteration: int, total: int, power: float) -> None:
+    """Set every group's lr to initial_lr * (1 - iteration/total)^power."""
+    factor = (1.0 - min(iteration, total) / max(total, 1)) ** power
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The sample order of one epoch: a permutation that depends only on (seed, epoch)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=generator).tolist()
+
+
+def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedule, param_groups,
+        state_path, digest: str, device, seed: int = 0, num_workers: int = 0, log=print,
+        progress: bool = True, on_epoch_end: Callable | None = None) -> list[dict]:
+    """Train model on dataset for schedule.epochs, resuming from state_path when its digest matches.
+
+    loss_fn(model, batch) -> (loss, {name: float}) computes one batch's loss. Returns the loss
+    history (one dict of epoch means per epoch). A NaN/Inf loss raises TrainingError naming the step.
+    """
+    state_path = Path(state_path)
+    model.to(device)
+    optimizer = make_optimizer(param_groups, schedule)
+    steps_per_epoch = len(dataset) // schedule.batch_size
+    if steps_per_epoch == 0:
+        raise TrainingError(f"{len(dataset)} training images are fewer than one batch of {schedule.batch_size}")
+    total = steps_per_epoch * schedule.epochs
+    start_epoch, history = 0, []
+    if state_path.exists():
+        state = load(state_path)
+        if state.get("digest") == digest:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            start_epoch, history = state["epoch"], state["history"]
+            log(f"resuming from {state_path} at epoch {start_epoch}/{schedule.epochs}")
+        else:
+            log(f"ignoring {state_path}: it was made with other training parameters")
+    for epoch in range(start_epoch, schedule.epochs):
+        model.train()
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        order = epoch_order(len(dataset), seed, epoch)
+        batches = [order[i * schedule.batch_size:(i + 1) * schedule.batch_size] for i in range(steps_per_epoch)]
+        loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers)
+        sums: dict[str, float] = {}
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", disable=not progress, mininterval=5)
+        for step, batch in enumerate(bar):
+            iteration = epoch * steps_per_epoch + step
+            poly_lr(optimizer, iteration, total, schedule.poly_power)
+            batch = [b.to(device, non_blocking=True) if torch.is_tensor(b) else b for b in batch]
+            loss, parts = loss_fn(model, batch)
+            if not math.isfinite(loss.item()):
+                raise TrainingError(
+                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1} step {step + 1} "
+                    f"(iteration {iteration + 1}); last good checkpoint kept at {state_path}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for name, value in {"loss": loss.item(), **parts}.items():
+                sums[name] = sums.get(name, 0.0) + float(value)
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        means = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}}
+        history.append(means)
+        log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in means.items()))
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                     "history": history, "digest": digest}, state_path)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    return history
