@@ -1,0 +1,62 @@
+"""GAP multi-label classifier whose bias-free 1x1 head gives class activation maps (Zhou et al. CVPR 2016, IRN).
+
+Because the head is linear and has no bias, head(GAP(f)) == GAP(head(f)): the logits are exactly
+the spatial means of the class maps, which is what makes the maps CAMs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from wsss.models.backbones import Backbone, build_backbone
+
+
+def global_average_pool(x: torch.Tensor) -> torch.Tensor:
+    """Spatial mean: (B, C, h, w) -> (B, C, 1, 1)."""
+    return x.mean(dim=(2, 3), keepdim=True)
+
+
+class Classifier(nn.Module):
+    """Backbone -> GAP -> bias-free 1x1 conv: multi-label logits; the same 1x1 conv before GAP gives CAMs."""
+
+    def __init__(self, backbone: Backbone, num_classes: int = 20) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.head = nn.Conv2d(backbone.stage_channels[-1], num_classes, kernel_size=1, bias=False)
+        nn.init.xavier_uniform_(self.head.weight)
+        self.mean, self.std = backbone.mean, backbone.std
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, 3, H, W) -> (B, C, h, w), the backbone's last stage
+        return self.backbone(x)[-1]
+
+    def class_maps(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, 3, H, W) -> (B, num_classes, h, w): raw CAMs, no ReLU or normalisation
+        return self.head(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, 3, H, W) -> (B, num_classes) logits = head(GAP(features)) = GAP(class_maps)
+        return self.head(global_average_pool(self.features(x))).flatten(1)
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """SGD parameter groups as in IRN: pretrained backbone at lr, the new head at 10x lr."""
+        return [
+            {"name": "backbone", "params": [p for p in self.backbone.parameters() if p.requires_grad], "lr": lr},
+            {"name": "head", "params": [p for p in self.head.parameters() if p.requires_grad], "lr": 10 * lr},
+        ]
+
+
+def build_classifier(
+    backbone_name: str,
+    *,
+    pretrained: bool = False,
+    output_stride: int | None = None,
+    num_classes: int = 20,
+    allow_download: bool = False,
+) -> Classifier:
+    """A Classifier on ``build_backbone(backbone_name, ...)`` (output_stride None: the backbone's default)."""
+    backbone = build_backbone(backbone_name, pretrained=pretrained, output_stride=output_stride,
+                              allow_download=allow_download)
+    return Classifier(backbone, num_classes=num_classes)

@@ -1,0 +1,58 @@
+"""DeepLab-style segmenter (Chen et al., DeepLabv3 2017): dilated backbone -> ASPP head -> bilinear upsampling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torchvision.models.segmentation.deeplabv3 import DeepLabHead
+
+from wsss.models.backbones import Backbone, build_backbone, load_backbone_state, resize_bilinear
+
+
+def aspp_rates(output_stride: int) -> tuple[int, int, int]:
+    """ASPP dilation rates for a feature map at ``output_stride``: (6, 12, 18) at 16, (12, 24, 36) at 8."""
+    return tuple(rate * 16 // output_stride for rate in (6, 12, 18))
+
+
+class Segmenter(nn.Module):
+    """Backbone's last feature map -> torchvision DeepLabHead (ASPP) -> logits upsampled to the input size."""
+
+    def __init__(self, backbone: Backbone, num_classes: int = 21) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.head = DeepLabHead(backbone.stage_channels[-1], num_classes,
+                                atrous_rates=aspp_rates(backbone.output_stride))
+        self.mean, self.std = backbone.mean, backbone.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, 3, H, W) -> (B, num_classes, H, W)
+        logits = self.head(self.backbone(x)[-1])  # (B, num_classes, h, w)
+        return resize_bilinear(logits, x.shape[-2:])
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """SGD parameter groups: pretrained backbone at lr, the new ASPP head at 10x lr."""
+        return [
+            {"name": "backbone", "params": [p for p in self.backbone.parameters() if p.requires_grad], "lr": lr},
+            {"name": "head", "params": [p for p in self.head.parameters() if p.requires_grad], "lr": 10 * lr},
+        ]
+
+    def load_backbone_from_classifier(self, classifier_state_dict: Mapping[str, torch.Tensor]):
+        """Initialise the backbone from a trained Classifier's state dict (its ``backbone.*`` entries)."""
+        return load_backbone_state(self.backbone, classifier_state_dict)
+
+
+def build_segmenter(
+    backbone_name: str,
+    *,
+    pretrained: bool = False,
+    output_stride: int | None = None,
+    num_classes: int = 21,
+    allow_download: bool = False,
+) -> Segmenter:
+    """A Segmenter on ``build_backbone(backbone_name, ...)`` (output_stride None: the backbone's default)."""
+    backbone = build_backbone(backbone_name, pretrained=pretrained, output_stride=output_stride,
+                              allow_download=allow_download)
+    return Segmenter(backbone, num_classes=num_classes)
