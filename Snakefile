@@ -15,6 +15,9 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/classifier.smk"
 include: "rules/cams.smk"
+include: "rules/affinity.smk"
+include: "rules/random_walk.smk"
+include: "rules/segmentation.smk"
 include: "rules/summary.smk"
 
 

@@ -5,7 +5,7 @@ rule make_cams:
     input:
         model=results("{dataset}/{experiment}/classifier/model.pt"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("methods/cam.py", "io/h5cache.py"),
+        code=code("methods/cam.py", "io/h5cache.py", "stages/make_cams.py"),
     output:
         cams=results("{dataset}/{experiment}/cams/{split}.h5"),
     log:
@@ -30,7 +30,7 @@ rule evaluate_cams:
     input:
         cams=results("{dataset}/{experiment}/cams/{split}.h5"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("metrics/miou.py", "methods/cam.py"),
+        code=code("metrics/miou.py", "methods/cam.py", "stages/evaluate_cams.py"),
     output:
         sweep=results("{dataset}/{experiment}/eval/cams_{split}_sweep.tsv"),
         summary=results("{dataset}/{experiment}/eval/cams_{split}.tsv"),

@@ -6,11 +6,15 @@ DATASET = config["dataset"]["name"]
 EXPERIMENTS = list(config["experiments"])
 EVAL_SPLITS = list(config["dataset"]["eval_splits"])
 ALL_SPLITS = list(config["dataset"]["splits"])
+TRAIN_SPLIT = config["dataset"]["train_split"]
+VAL_SPLIT = config["dataset"]["val_split"]
+#: The segmenter trained on true masks: the fully supervised upper bound of every table.
+UPPER_BOUND = "fully_supervised"
 
 
 wildcard_constraints:
     dataset=DATASET,
-    experiment="|".join(EXPERIMENTS),
+    experiment="|".join(EXPERIMENTS + [UPPER_BOUND]),
     split="|".join(ALL_SPLITS),
 
 
@@ -36,7 +40,7 @@ def dataset_inputs(wildcards):
 def section(experiment, name):
     """One config section with the experiment's overrides applied."""
     merged = copy.deepcopy(config[name])
-    merged.update(config["experiments"][experiment].get(name, {}))
+    merged.update(config["experiments"].get(experiment, {}).get(name, {}))
     return merged
 
 

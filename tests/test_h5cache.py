@@ -10,8 +10,8 @@ ATTRS = {"split": "val", "checkpoint_sha256": "abc", "config": "{}"}
 
 def write_two(path):
     with CamCacheWriter(path, ATTRS) as writer:
-        writer.add("a", [3, 7], np.full((2, 4, 5), 0.5), np.full((2, 32, 40), 0.25), (32, 40))
-        writer.add("b", [1], np.zeros((1, 4, 5)), np.zeros((1, 32, 40)), (32, 40))
+        writer.add("a", [3, 7], (32, 40), cam=np.full((2, 4, 5), 0.5), high_res=np.full((2, 32, 40), 0.25))
+        writer.add("b", [1], (32, 40), cam=np.zeros((1, 4, 5)), high_res=np.zeros((1, 32, 40)))
 
 
 def test_documented_schema(tmp_path):
@@ -37,7 +37,7 @@ def test_killed_write_leaves_no_final_file_and_resumes(tmp_path):
     path = tmp_path / "val.h5"
     with pytest.raises(RuntimeError):
         with CamCacheWriter(path, ATTRS) as writer:
-            writer.add("a", [3], np.ones((1, 2, 2)), np.ones((1, 8, 8)), (8, 8))
+            writer.add("a", [3], (8, 8), cam=np.ones((1, 2, 2)), high_res=np.ones((1, 8, 8)))
             raise RuntimeError("killed")
     assert not path.exists() and (tmp_path / "val.h5.partial").exists()
     with CamCacheWriter(path, ATTRS) as writer:
@@ -46,7 +46,7 @@ def test_killed_write_leaves_no_final_file_and_resumes(tmp_path):
     # a partial made with another checkpoint is discarded, not resumed
     with pytest.raises(RuntimeError):
         with CamCacheWriter(tmp_path / "x.h5", ATTRS) as writer:
-            writer.add("a", [3], np.ones((1, 2, 2)), np.ones((1, 8, 8)), (8, 8))
+            writer.add("a", [3], (8, 8), cam=np.ones((1, 2, 2)), high_res=np.ones((1, 8, 8)))
             raise RuntimeError
     with CamCacheWriter(tmp_path / "x.h5", {**ATTRS, "checkpoint_sha256": "new"}) as writer:
         assert writer.done() == set()

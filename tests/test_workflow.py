@@ -43,16 +43,33 @@ def test_cam_cache_schema(finished_run):
             assert high_res.min() >= 0 and high_res.max() <= 1.0 + 1e-3
 
 
+#: What a change to the random walk invalidates: the walk and everything downstream of it.
+AFTER_WALK = {"random_walk": 1, "evaluate_pseudo_masks": 1, "train_segmenter": 1, "segment_images": 1,
+              "evaluate_segmentation": 1, "summarise_experiment": 1, "all": 1}
+AFTER_CAMS = {"make_affinity_labels": 1, "evaluate_affinity_labels": 1, "train_affinitynet": 1, **AFTER_WALK}
+
+
 def test_param_change_reruns_only_dependents(finished_run):
     write_config(finished_run, {"evaluate_cams": {"fixed_threshold": 0.2}})
     assert planned_jobs(finished_run) == {"evaluate_cams": 2, "summarise_experiment": 1, "all": 1}
+    write_config(finished_run, {"random_walk": {"beta": 4}})
+    assert planned_jobs(finished_run) == AFTER_WALK  # not AffinityNet training
+    write_config(finished_run, {"random_walk": {"logt": 3}})
+    assert planned_jobs(finished_run) == AFTER_WALK
     write_config(finished_run, {"cams": {"flip": False}})
-    assert planned_jobs(finished_run) == {"make_cams": 2, "evaluate_cams": 2, "summarise_experiment": 1, "all": 1}
+    assert planned_jobs(finished_run) == {"make_cams": 2, "evaluate_cams": 2, **AFTER_CAMS}
     write_config(finished_run, {"classifier": {"lr": 0.01}})
-    assert planned_jobs(finished_run) == {"train_classifier": 1, "make_cams": 2, "evaluate_cams": 2,
-                                          "summarise_experiment": 1, "all": 1}
+    assert planned_jobs(finished_run) == {"train_classifier": 1, "make_cams": 2, "evaluate_cams": 2, **AFTER_CAMS}
     write_config(finished_run)
     assert planned_jobs(finished_run) == {}
+
+
+def test_summary_has_every_stage(finished_run):
+    summary = pd.read_csv(finished_run / "results/synthetic/cam/summary.tsv", sep="\t")
+    assert set(summary["stage"]) == {"cam", "affinity_labels", "pseudo_masks", "segmentation", "fully_supervised"}
+    masks = sorted((finished_run / "results/synthetic/cam/pseudo_masks/train").glob("*.png"))
+    assert len(masks) == 16
+    assert not (finished_run / "results/synthetic/cam/pseudo_masks/train.partial").exists()
 
 
 def test_lint_is_clean(finished_run):

@@ -16,6 +16,10 @@ TINY = {
     "classifier": {"epochs": 1, "batch_size": 8, "crop_size": 64, "threads": 1},
     "cams": {"scales": [1.0, 0.5], "threads": 1},
     "evaluate_cams": {"thresholds": [0.1, 0.2, 0.3]},
+    "affinity_labels": {"threads": 1},
+    "affinitynet": {"epochs": 1, "crop_size": 64, "radius": 3, "threads": 1},
+    "random_walk": {"logt": 4, "threads": 1},
+    "segmentation": {"epochs": 1, "crop_size": 64, "threads": 1},
 }
 
 

@@ -1,7 +1,7 @@
 """Rule evaluate_cams: CAM mIoU over a background-threshold sweep, per class, best and fixed threshold."""
 
 from wsss.data.labels import read_label_table, split_rows
-from wsss.metrics.cam_eval import evaluate_cam_cache
+from wsss.stages.evaluate_cams import evaluate_cam_cache
 from wsss.runtime import job_logger
 
 log = job_logger(snakemake.log[0], "evaluate_cams")

@@ -2,7 +2,7 @@
 
 from wsss.data.labels import read_label_table, split_rows, labelled_rows
 from wsss.io.checkpoint import file_sha256
-from wsss.methods.cam_inference import write_cam_cache
+from wsss.stages.make_cams import write_cam_cache
 from wsss.models.loading import load_classifier
 from wsss.runtime import job_logger, provenance, resolve_device, set_threads
 

@@ -38,10 +38,10 @@ def _dataset(group, name, array):
 class CamCacheWriter:
     """Resumable writer: `with CamCacheWriter(path, attrs) as w: w.add(...)`; renames on success."""
 
-    def __init__(self, path, attrs: dict):
+    def __init__(self, path, attrs: dict, file_format: str = FORMAT):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
-        self.attrs = {"format": FORMAT, "schema_version": SCHEMA_VERSION, **attrs}
+        self.attrs = {"format": file_format, "schema_version": SCHEMA_VERSION, **attrs}
         self.file = None
 
     def __enter__(self):
@@ -64,14 +64,15 @@ class CamCacheWriter:
         """Image ids already complete in the partial file (a kill mid-image leaves no 'complete' flag)."""
         return {name for name, group in self.file.items() if group.attrs.get("complete", False)}
 
-    def add(self, image_id: str, keys, cam, high_res, size) -> None:
+    def add(self, image_id: str, keys, size, **arrays) -> None:
+        """Store one image's maps (e.g. cam=..., high_res=...) with its class keys and size."""
         if image_id in self.file:
             del self.file[image_id]
         group = self.file.create_group(image_id)
         group.attrs["keys"] = np.asarray(keys, dtype=np.int32)
         group.attrs["height"], group.attrs["width"] = int(size[0]), int(size[1])
-        _dataset(group, "cam", cam)
-        _dataset(group, "high_res", high_res)
+        for name, array in arrays.items():
+            _dataset(group, name, array)
         group.attrs["complete"] = True
         self.file.flush()
 
@@ -93,7 +94,7 @@ def _same(stored, expected) -> bool:
 class CamCache:
     """Read access to a finished CAM cache, checking its format and (optionally) its provenance."""
 
-    def __init__(self, path, expect: dict | None = None):
+    def __init__(self, path, expect: dict | None = None, file_format: str = FORMAT):
         self.path = Path(path)
         if not self.path.is_file():
             raise CacheError(f"{self.path}: CAM cache does not exist")
@@ -101,8 +102,8 @@ class CamCache:
             self.file = h5py.File(self.path, "r")
         except OSError as error:
             raise CacheError(f"{self.path}: not a readable HDF5 file ({error})") from error
-        if self.file.attrs.get("format") != FORMAT:
-            raise CacheError(f"{self.path}: not a CAM cache (format attribute {self.file.attrs.get('format')!r})")
+        if self.file.attrs.get("format") != file_format:
+            raise CacheError(f"{self.path}: not a {file_format} file (format attribute {self.file.attrs.get('format')!r})")
         for key, value in (expect or {}).items():
             if not _same(self.file.attrs.get(key), value):
                 raise CacheError(
@@ -125,16 +126,14 @@ class CamCache:
         return image_id in self.file
 
     def read(self, image_id: str) -> dict:
-        """{'keys': (K,) int, 'cam': (K,h,w) float32, 'high_res': (K,H,W) float32, 'size': (H, W)}."""
+        """{'keys': (K,) int, 'size': (H, W), and each stored map as float32, e.g. 'cam', 'high_res'}."""
         if image_id not in self.file:
             raise CacheError(f"{self.path}: no entry for image {image_id!r}")
         group = self.file[image_id]
-        return {
-            "keys": np.asarray(group.attrs["keys"], dtype=np.int64),
-            "cam": group["cam"][()].astype(np.float32),
-            "high_res": group["high_res"][()].astype(np.float32),
-            "size": (int(group.attrs["height"]), int(group.attrs["width"])),
-        }
+        entry = {name: group[name][()].astype(np.float32) for name in group}
+        entry["keys"] = np.asarray(group.attrs["keys"], dtype=np.int64)
+        entry["size"] = (int(group.attrs["height"]), int(group.attrs["width"]))
+        return entry
 
     def close(self):
         self.file.close()

@@ -10,7 +10,7 @@ from ..data.classes import CLASS_NAMES
 from ..data.voc import VOCLayout, load_mask
 from ..io.h5cache import CamCache
 from ..methods.cam import cams_to_labels
-from .miou import confusion_matrix, iou_per_class, mean_iou
+from ..metrics.miou import confusion_matrix, iou_per_class, mean_iou
 
 
 def sweep_confusions(cache: CamCache, layout: VOCLayout, image_ids, thresholds, progress=True) -> np.ndarray:

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..data.datasets import WholeImages
 from ..data.transforms import to_tensor
 from ..io.h5cache import CamCacheWriter
-from .cam import image_cams
+from ..methods.cam import image_cams
 
 
 def same_size_batches(dataset, indices, batch_size: int):
@@ -49,7 +49,7 @@ def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scale
                 zero = [int(k) for k, m in zip(item["keys"], high_res) if not np.any(m > 0)]
                 if zero:
                     empty[item["image_id"]] = zero
-                writer.add(item["image_id"], item["keys"], cam, high_res, item["image"].shape[:2])
+                writer.add(item["image_id"], item["keys"], item["image"].shape[:2], cam=cam, high_res=high_res)
             bar.update(len(batch))
         bar.close()
     return {"images": len(dataset), "resumed": len(dataset) - len(todo), "empty_maps": empty,

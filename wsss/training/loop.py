@@ -114,7 +114,7 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
             optimizer.step()
             for name, value in {"loss": loss.item(), **parts}.items():
                 sums[name] = sums.get(name, 0.0) + float(value)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
         means = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}}
         history.append(means)
         log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in means.items()))

@@ -1,0 +1,70 @@
+# PSA step 1-2: confident affinity labels from CAMs (with dCRF), and AffinityNet trained on their pairs.
+
+
+rule make_affinity_labels:
+    input:
+        cams=results("{dataset}/{experiment}/cams/{split}.h5"),
+        labels=results("{dataset}/labels.tsv"),
+        code=code("refine/affinity_labels.py", "refine/crf.py", "stages/make_affinity_labels.py"),
+    output:
+        labels=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
+    log:
+        results("{dataset}/{experiment}/logs/make_affinity_labels_{split}.log"),
+    benchmark:
+        results("{dataset}/{experiment}/benchmarks/make_affinity_labels_{split}.tsv")
+    params:
+        root=data_root(),
+        affinity_labels=lambda wildcards: section(wildcards.experiment, "affinity_labels"),
+        crf=lambda wildcards: section(wildcards.experiment, "crf"),
+    threads: config["affinity_labels"]["threads"]
+    conda:
+        "../envs/wsss.yaml"
+    script:
+        "../workflow_scripts/make_affinity_labels.py"
+
+
+rule evaluate_affinity_labels:
+    input:
+        labels_dir=results("{dataset}/{experiment}/affinity_labels/{split}"),
+        labels=results("{dataset}/labels.tsv"),
+        code=code("refine/affinity_labels.py", "stages/evaluate_masks.py"),
+    output:
+        scores=results("{dataset}/{experiment}/eval/affinity_labels_{split}.tsv"),
+    log:
+        results("{dataset}/{experiment}/logs/evaluate_affinity_labels_{split}.log"),
+    params:
+        root=data_root(),
+    conda:
+        "../envs/wsss.yaml"
+    script:
+        "../workflow_scripts/evaluate_affinity_labels.py"
+
+
+rule train_affinitynet:
+    input:
+        affinity_labels=results("{dataset}/{experiment}/affinity_labels/" + config["dataset"]["train_split"]),
+        classifier=results("{dataset}/{experiment}/classifier/model.pt"),
+        labels=results("{dataset}/labels.tsv"),
+        code=code("models/affinitynet.py", "refine/pairs.py", "training/affinitynet.py", "training/loop.py"),
+    output:
+        model=results("{dataset}/{experiment}/affinitynet/model.pt"),
+        history=results("{dataset}/{experiment}/affinitynet/history.tsv"),
+    log:
+        results("{dataset}/{experiment}/logs/train_affinitynet.log"),
+    benchmark:
+        results("{dataset}/{experiment}/benchmarks/train_affinitynet.tsv")
+    params:
+        root=data_root(),
+        split=config["dataset"]["train_split"],
+        affinitynet=lambda wildcards: section(wildcards.experiment, "affinitynet"),
+        seed=config["seed"],
+        device=config["device"],
+        allow_cpu_fallback=config["allow_cpu_fallback"],
+        state=lambda wildcards: results(f"{wildcards.dataset}/{wildcards.experiment}/.state/train_affinitynet.pt"),
+    threads: config["affinitynet"]["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../envs/wsss.yaml"
+    script:
+        "../workflow_scripts/train_affinitynet.py"

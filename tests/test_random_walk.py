@@ -1,0 +1,119 @@
+"""Tests for wsss.refine.random_walk: the sparse PSA random walk against its dense reference."""
+
+import pytest
+import torch
+
+from wsss.refine.pairs import neighbour_offsets, pair_affinities, pair_valid
+from wsss.refine.random_walk import (dense_random_walk, dense_transition_matrix, random_walk,
+                                     transition_matrix)
+
+
+def random_affinity(h, w, radius, seed=0, channels=4):
+    """(P, h, w) affinities from random smooth-ish features, as AffinityNet would give."""
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn((1, channels, h, w), generator=generator)
+    return pair_affinities(features, radius)[0]
+
+
+def test_two_pixel_walk_by_hand():
+    # 1x2 map, radius 2: one pair (offset (0, 1)) with affinity 0.5; beta 2 -> W = [[1, .25], [.25, 1]]
+    edge = torch.zeros((len(neighbour_offsets(2)), 1, 2))
+    edge[neighbour_offsets(2).index((0, 1)), 0, 0] = 0.5
+    maps = torch.tensor([[[1.0, 0.0]]])
+    # T = W / column sums = [[.8, .2], [.2, .8]]; one step: [.8, .2]; T^2 = [[.68, .32], [.32, .68]]
+    one = random_walk(maps, edge, 2, beta=2, logt=0)
+    two = random_walk(maps, edge, 2, beta=2, logt=1)
+    assert torch.allclose(one, torch.tensor([[[0.8, 0.2]]]), atol=1e-6)
+    assert torch.allclose(two, torch.tensor([[[0.68, 0.32]]]), atol=1e-6)
+    assert torch.allclose(dense_random_walk(maps, edge, 2, beta=2, logt=1), two, atol=1e-6)
+
+
+def test_transition_matrix_is_row_stochastic_transpose_of_psa_t():
+    edge = random_affinity(6, 5, 3)
+    sparse = transition_matrix(edge, 3, beta=8)
+    assert sparse.layout == torch.sparse_csr
+    dense_r = sparse.to_dense()
+    assert torch.allclose(dense_r.sum(1), torch.ones(30), atol=1e-6)
+    psa_t = dense_transition_matrix(edge, 3, beta=8)
+    assert torch.allclose(psa_t.sum(0), torch.ones(30), atol=1e-6)
+    assert torch.allclose(dense_r, psa_t.t(), atol=1e-7)
+    # sparsity: self loop + both directions of every in-map pair
+    assert sparse.values().numel() == 30 + 2 * int(pair_valid(6, 5, 3).sum())
+
+
+def test_constant_map_stays_constant():
+    edge = random_affinity(8, 7, 3, seed=1)
+    maps = torch.full((2, 8, 7), 0.37)
+    out = random_walk(maps, edge, 3, beta=8, logt=6)
+    assert torch.allclose(out, maps, atol=1e-6)
+
+
+def test_refined_values_stay_within_input_range():
+    edge = random_affinity(9, 8, 4, seed=2)
+    maps = torch.rand((3, 9, 8), generator=torch.Generator().manual_seed(3)) * 5 - 1
+    out = random_walk(maps, edge, 4, beta=8, logt=8)
+    low = maps.flatten(1).min(1).values[:, None, None]
+    high = maps.flatten(1).max(1).values[:, None, None]
+    assert (out >= low - 1e-5).all() and (out <= high + 1e-5).all()
+
+
+@pytest.mark.parametrize("logt", [0, 3, 8])
+def test_sparse_matches_dense_on_small_graph(logt):
+    edge = random_affinity(6, 5, 3, seed=4).double()
+    maps = torch.rand((21, 6, 5), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    sparse = random_walk(maps, edge, 3, beta=8, logt=logt)
+    dense = dense_random_walk(maps, edge, 3, beta=8, logt=logt)
+    assert sparse.shape == dense.shape == (21, 6, 5)
+    assert sparse.dtype == torch.float64
+    assert (sparse - dense).abs().max().item() <= 1e-5
+
+
+def test_float32_walk_is_close_to_float64_reference():
+    # t = 256 steps amplify float32 rounding of the matrix to about t * 6e-8 ~ 1.5e-5; both the
+    # sparse and the dense float32 walks sit within a few 1e-5 of the float64 result.
+    edge = random_affinity(6, 5, 3, seed=4)
+    maps = torch.rand((21, 6, 5), generator=torch.Generator().manual_seed(5))
+    exact = dense_random_walk(maps.double(), edge.double(), 3, beta=8, logt=8)
+    sparse = random_walk(maps, edge, 3, beta=8, logt=8)
+    dense = dense_random_walk(maps, edge, 3, beta=8, logt=8)
+    assert sparse.dtype == torch.float32
+    assert (sparse.double() - exact).abs().max().item() <= 1e-4
+    assert (sparse - dense).abs().max().item() <= 1e-4
+
+
+@pytest.mark.parametrize("h, w, radius", [(1, 2, 2), (4, 3, 3), (3, 4, 5), (7, 4, 3)])
+def test_narrow_maps_match_dense(h, w, radius):
+    edge = random_affinity(h, w, radius, seed=12).double()
+    maps = torch.rand((3, h, w), generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    sparse = random_walk(maps, edge, radius, beta=8, logt=4)
+    assert torch.allclose(sparse, dense_random_walk(maps, edge, radius, beta=8, logt=4), atol=1e-10)
+
+
+def test_batch_of_maps_equals_maps_one_by_one():
+    edge = random_affinity(7, 9, 5, seed=6)
+    maps = torch.rand((4, 7, 9), generator=torch.Generator().manual_seed(7))
+    batched = random_walk(maps, edge, 5)
+    for c in range(4):
+        assert torch.allclose(batched[c], random_walk(maps[c:c + 1], edge, 5)[0], atol=1e-6)
+
+
+def test_invalid_edge_entries_are_ignored():
+    edge = random_affinity(5, 6, 3, seed=8)
+    noisy = edge.clone()
+    noisy[~pair_valid(5, 6, 3)] = 0.9  # garbage where the partner is outside the map
+    maps = torch.rand((2, 5, 6), generator=torch.Generator().manual_seed(9))
+    assert torch.allclose(random_walk(maps, noisy, 3), random_walk(maps, edge, 3), atol=1e-6)
+
+
+def test_shape_mismatch_is_rejected():
+    with pytest.raises(ValueError):
+        random_walk(torch.rand((2, 5, 6)), random_affinity(6, 5, 3), 3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_runs_on_cuda_and_matches_cpu():
+    edge = random_affinity(12, 10, 5, seed=10)
+    maps = torch.rand((21, 12, 10), generator=torch.Generator().manual_seed(11))
+    on_gpu = random_walk(maps.cuda(), edge.cuda(), 5)
+    assert on_gpu.device.type == "cuda"
+    assert torch.allclose(on_gpu.cpu(), random_walk(maps, edge, 5), atol=1e-5)

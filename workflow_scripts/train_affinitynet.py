@@ -1,0 +1,40 @@
+"""Rule train_affinitynet: AffinityNet on the pixel pairs of the affinity labels (PSA), resumable per epoch."""
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from wsss.data.datasets import SegmentationCrops
+from wsss.data.labels import labelled_rows, read_label_table, split_rows
+from wsss.io.checkpoint import load, save_atomic
+from wsss.models.affinitynet import build_affinitynet
+from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
+from wsss.training.affinitynet import affinity_batch_loss
+from wsss.training.loop import Schedule, fit
+
+log = job_logger(snakemake.log[0], "train_affinitynet")
+set_threads(snakemake.threads)
+cfg, seed = snakemake.params.affinitynet, snakemake.params.seed
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+rows = labelled_rows(split_rows(read_label_table(snakemake.input.labels), snakemake.params.split,
+                                source=snakemake.input.labels), log)
+torch.manual_seed(seed)
+model = build_affinitynet(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+if cfg["init_from_classifier"]:
+    model.load_backbone_from_classifier(load(snakemake.input.classifier)["state_dict"])
+    log.info("backbone initialised from %s", snakemake.input.classifier)
+label_dir = Path(snakemake.input.affinity_labels)
+dataset = SegmentationCrops(snakemake.params.root, rows, lambda image_id: label_dir / f"{image_id}.png",
+                            crop=cfg["crop_size"], scale_range=cfg["scale_range"], mean=model.backbone.mean,
+                            std=model.backbone.std, seed=seed)
+schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                    weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
+history = fit(model, dataset, affinity_batch_loss(cfg["radius"]), schedule=schedule,
+              param_groups=model.param_groups(cfg["lr"]), state_path=snakemake.params.state,
+              digest=params_digest({**cfg, "seed": seed, "n": len(rows)}), device=device, seed=seed,
+              num_workers=cfg["num_workers"], log=log.info)
+arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
+save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
+             **provenance({**cfg, "seed": seed})}, snakemake.output.model)
+pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)

@@ -1,0 +1,54 @@
+"""Evaluation stages for folders of label PNGs: pseudo masks, segmentation and affinity labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..data.classes import CLASS_NAMES
+from ..data.voc import VOCLayout, load_mask
+from ..errors import DatasetError
+from ..io.png import read_label_png
+from ..metrics.miou import confusion_matrix, iou_per_class, mean_iou
+from ..refine.affinity_labels import affinity_label_scores, affinity_label_stats
+
+
+def _pairs(pred_dir, root, image_ids, progress, desc):
+    """(image_id, prediction, ground truth) for each id that has a ground-truth mask."""
+    layout, pred_dir = VOCLayout(root), Path(pred_dir)
+    for image_id in tqdm(image_ids, desc=desc, disable=not progress, mininterval=5):
+        if layout.mask(image_id) is None:
+            continue
+        pred_path = pred_dir / f"{image_id}.png"
+        if not pred_path.exists():
+            raise DatasetError(f"{pred_path}: prediction missing for image {image_id!r}")
+        pred = read_label_png(pred_path)
+        yield image_id, pred, load_mask(layout.mask(image_id), expected_size=pred.shape)
+
+
+def evaluate_mask_folder(pred_dir, root, image_ids, *, progress: bool = True) -> pd.DataFrame:
+    """One row: number of scored images, mIoU and per-class IoU of a folder of label PNGs."""
+    confusion = np.zeros((len(CLASS_NAMES),) * 2, dtype=np.int64)
+    n = 0
+    for _, pred, gt in _pairs(pred_dir, root, image_ids, progress, "evaluate"):
+        confusion += confusion_matrix(pred, gt)
+        n += 1
+    return pd.DataFrame([{"n_images": n, "miou": mean_iou(confusion),
+                          **{f"iou_{name}": v for name, v in zip(CLASS_NAMES, iou_per_class(confusion))}}])
+
+
+def evaluate_affinity_label_folder(label_dir, root, image_ids, *, progress: bool = True) -> pd.DataFrame:
+    """One row: precision (all / fg / bg) of the confident pixels, their coverage, and their mIoU."""
+    totals: dict[str, int] = {}
+    confusion = np.zeros((len(CLASS_NAMES),) * 2, dtype=np.int64)
+    n = 0
+    for _, labels, gt in _pairs(label_dir, root, image_ids, progress, "evaluate"):
+        for key, value in affinity_label_stats(labels, gt).items():
+            totals[key] = totals.get(key, 0) + value
+        confident = labels != 255
+        confusion += confusion_matrix(labels[confident], gt[confident])
+        n += 1
+    return pd.DataFrame([{"n_images": n, **affinity_label_scores(totals), "miou_confident": mean_iou(confusion)}])

@@ -1,0 +1,72 @@
+"""The random_walk stage: CAMs propagated by AffinityNet affinities (PSA Sec. 3.4) into pseudo masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..data.transforms import to_tensor
+from ..data.voc import VOCLayout, load_image
+from ..io.folders import finish_folder, partial_folder
+from ..io.h5cache import CamCache, CamCacheWriter
+from ..io.png import write_label_png
+from ..methods.cam import background_score
+from ..refine.crf import crf_inference
+from ..refine.pairs import pair_affinities
+from ..refine.random_walk import random_walk
+
+RW_FORMAT = "wsss-random-walk"
+
+
+@torch.inference_mode()
+def refine_image(model, image: np.ndarray, high_res: np.ndarray, *, alpha_bg: float, radius: int, beta: float,
+                 logt: int, device) -> torch.Tensor:
+    """Random-walk refined scores (K+1, h, w) at the AffinityNet's stride: background first, then the CAMs.
+
+    high_res: (K, H, W) max-normalised CAMs. The background (1 - max CAM)^alpha_bg is formed at
+    image resolution; both are average-pooled to the feature grid before the walk, as in PSA.
+    """
+    x = to_tensor(image, model.backbone.mean, model.backbone.std)[None].to(device)
+    features = model(x)  # (1, 448, h, w)
+    cams = torch.from_numpy(high_res).to(device)
+    maps = torch.cat([background_score(cams, alpha_bg)[None], cams])  # (K+1, H, W)
+    maps = F.adaptive_avg_pool2d(maps[None], features.shape[-2:])[0]
+    edges = pair_affinities(features, radius)[0]  # (P, h, w)
+    return random_walk(maps, edges, radius, beta=beta, logt=logt)
+
+
+def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, crf: dict | None) -> np.ndarray:
+    """Upsample (K+1, h, w) scores to the image, optionally dCRF them, argmax -> (H, W) labels 0/keys."""
+    height, width = image.shape[:2]
+    up = F.interpolate(scores[None].float(), size=(height, width), mode="bilinear", align_corners=False)[0]
+    if crf is not None:
+        probs = up.clamp(min=0).cpu().numpy()
+        probs = probs / np.maximum(probs.sum(0, keepdims=True), 1e-5)
+        index = crf_inference(image, probs, **crf).argmax(0)
+    else:
+        index = up.argmax(0).cpu().numpy()
+    return np.concatenate([[0], keys]).astype(np.uint8)[index]
+
+
+def write_random_walk(model, cam_path, root, rows: pd.DataFrame, mask_dir, scores_path, *, attrs: dict,
+                      alpha_bg: float, radius: int, beta: float, logt: int, crf: dict | None, device,
+                      progress: bool = True) -> dict:
+    """Pseudo masks '<mask_dir>/<id>.png' and refined scores in one HDF5 file; resumable."""
+    layout = VOCLayout(root)
+    work = partial_folder(mask_dir)
+    with CamCache(cam_path) as cams, CamCacheWriter(scores_path, attrs, file_format=RW_FORMAT) as writer:
+        done = writer.done()
+        todo = [i for i in rows["image_id"] if not (i in done and (work / f"{i}.png").exists())]
+        for image_id in tqdm(todo, desc="random walk", disable=not progress, mininterval=5):
+            entry = cams.read(image_id)
+            image = load_image(layout.image(image_id))
+            scores = refine_image(model, image, entry["high_res"], alpha_bg=alpha_bg, radius=radius, beta=beta,
+                                  logt=logt, device=device)
+            write_label_png(work / f"{image_id}.png", scores_to_mask(image, scores, entry["keys"], crf))
+            writer.add(image_id, np.concatenate([[0], entry["keys"]]), image.shape[:2],
+                       scores=scores.float().cpu().numpy())
+    finish_folder(mask_dir)
+    return {"images": len(rows), "resumed": len(rows) - len(todo)}
