@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
-from torchvision.models.segmentation.deeplabv3 import DeepLabHead
+from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from wsss.models.backbones import Backbone, build_backbone, load_backbone_state, resize_bilinear
 
@@ -16,15 +16,34 @@ def aspp_rates(output_stride: int) -> tuple[int, int, int]:
     return tuple(rate * 16 // output_stride for rate in (6, 12, 18))
 
 
-class Segmenter(nn.Module):
-    """Backbone's last feature map -> torchvision DeepLabHead (ASPP) -> logits upsampled to the input size."""
+def deeplab_head(in_channels: int, num_classes: int, rates, channels: int = 256) -> nn.Sequential:
+    """torchvision's DeepLabV3 head (ASPP -> 3x3 conv-BN-ReLU -> 1x1 classifier) with a chosen width.
 
-    def __init__(self, backbone: Backbone, num_classes: int = 21) -> None:
+    channels=256 is torchvision's DeepLabHead exactly; a small backbone gets a narrower head so
+    that the head does not cost several times the backbone.
+    """
+    return nn.Sequential(
+        ASPP(in_channels, list(rates), out_channels=channels),
+        nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(),
+        nn.Conv2d(channels, num_classes, 1),
+    )
+
+
+#: ASPP width per backbone: torchvision's 256, except the small CPU net.
+HEAD_CHANNELS = {"smallnet": 64}
+
+
+class Segmenter(nn.Module):
+    """Backbone's last feature map -> DeepLabV3 head (ASPP) -> logits upsampled to the input size."""
+
+    def __init__(self, backbone: Backbone, num_classes: int = 21, head_channels: int | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.num_classes = num_classes
-        self.head = DeepLabHead(backbone.stage_channels[-1], num_classes,
-                                atrous_rates=aspp_rates(backbone.output_stride))
+        self.head = deeplab_head(backbone.stage_channels[-1], num_classes, aspp_rates(backbone.output_stride),
+                                 head_channels or HEAD_CHANNELS.get(backbone.name, 256))
         self.mean, self.std = backbone.mean, backbone.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
