@@ -42,7 +42,7 @@ rule evaluate_affinity_labels:
 
 rule train_affinitynet:
     input:
-        affinity_labels=results("{dataset}/{experiment}/affinity_labels/" + config["dataset"]["train_split"]),
+        affinity_labels=results(f"{{dataset}}/{{experiment}}/affinity_labels/{TRAIN_SPLIT}"),
         classifier=results("{dataset}/{experiment}/classifier/model.pt"),
         labels=results("{dataset}/labels.tsv"),
         code=code("models/affinitynet.py", "refine/pairs.py", "training/affinitynet.py", "training/loop.py"),
@@ -55,7 +55,7 @@ rule train_affinitynet:
         results("{dataset}/{experiment}/benchmarks/train_affinitynet.tsv")
     params:
         root=data_root(),
-        split=config["dataset"]["train_split"],
+        split=TRAIN_SPLIT,
         affinitynet=lambda wildcards: section(wildcards.experiment, "affinitynet"),
         seed=config["seed"],
         device=config["device"],

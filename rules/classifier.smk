@@ -15,7 +15,7 @@ rule train_classifier:
         results("{dataset}/{experiment}/benchmarks/train_classifier.tsv")
     params:
         root=data_root(),
-        split=config["dataset"]["train_split"],
+        split=TRAIN_SPLIT,
         classifier=lambda wildcards: section(wildcards.experiment, "classifier"),
         seed=config["seed"],
         device=config["device"],

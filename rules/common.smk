@@ -8,14 +8,13 @@ EVAL_SPLITS = list(config["dataset"]["eval_splits"])
 ALL_SPLITS = list(config["dataset"]["splits"])
 TRAIN_SPLIT = config["dataset"]["train_split"]
 VAL_SPLIT = config["dataset"]["val_split"]
-#: The segmenter trained on true masks: the fully supervised upper bound of every table.
-UPPER_BOUND = "fully_supervised"
 
 
 wildcard_constraints:
     dataset=DATASET,
-    experiment="|".join(EXPERIMENTS + [UPPER_BOUND]),
+    experiment="|".join(EXPERIMENTS),
     split="|".join(ALL_SPLITS),
+    supervision="pseudo|gt",
 
 
 def results(path):
@@ -40,13 +39,27 @@ def dataset_inputs(wildcards):
 def section(experiment, name):
     """One config section with the experiment's overrides applied."""
     merged = copy.deepcopy(config[name])
-    merged.update(config["experiments"].get(experiment, {}).get(name, {}))
+    merged.update(config["experiments"][experiment].get(name, {}))
     return merged
 
 
 def code(*modules):
     """Library modules a stage runs, declared as inputs so that changing a formula reruns its stage."""
     return [f"{workflow.basedir}/wsss/{module}" for module in modules]
+
+
+def segmentation_masks(wildcards):
+    """Training masks: the experiment's pseudo masks, or (upper bound) the dataset's own."""
+    if wildcards.supervision == "gt":
+        return []
+    return [results(f"{wildcards.dataset}/{wildcards.experiment}/pseudo_masks/{TRAIN_SPLIT}")]
+
+
+def segmenter_init(wildcards):
+    """The classifier whose backbone initialises the segmenter, when configured."""
+    if section(wildcards.experiment, "segmentation")["init_from_classifier"]:
+        return [results(f"{wildcards.dataset}/{wildcards.experiment}/classifier/model.pt")]
+    return []
 
 
 def print_results_location():

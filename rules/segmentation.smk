@@ -1,35 +1,29 @@
-# A DeepLab-style segmenter trained on the pseudo masks, and the same network trained on the true
-# masks of the same images (experiment "fully_supervised": the upper bound every table shows).
-
-
-def segmentation_masks(wildcards):
-    """Training masks: the experiment's pseudo masks, or (upper bound) the dataset's own."""
-    if wildcards.experiment == UPPER_BOUND:
-        return []
-    return [results(f"{wildcards.dataset}/{wildcards.experiment}/pseudo_masks/{config['dataset']['train_split']}")]
+# A DeepLab-style segmenter trained on the pseudo masks (supervision "pseudo"), and the same network
+# with the same initialisation trained on the true masks of the same images (supervision "gt"):
+# the fully supervised upper bound every table shows.
 
 
 rule train_segmenter:
     input:
         masks=segmentation_masks,
+        classifier=segmenter_init,
         labels=results("{dataset}/labels.tsv"),
         code=code("models/deeplab.py", "training/segmentation.py", "training/loop.py", "data/datasets.py"),
     output:
-        model=results("{dataset}/{experiment}/segmenter/model.pt"),
-        history=results("{dataset}/{experiment}/segmenter/history.tsv"),
+        model=results("{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
+        history=results("{dataset}/{experiment}/segmenter/{supervision}/history.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/train_segmenter.log"),
+        results("{dataset}/{experiment}/logs/train_segmenter_{supervision}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/train_segmenter.tsv")
+        results("{dataset}/{experiment}/benchmarks/train_segmenter_{supervision}.tsv")
     params:
         root=data_root(),
-        split=config["dataset"]["train_split"],
-        supervision=lambda wildcards: "gt" if wildcards.experiment == UPPER_BOUND else "pseudo",
+        split=TRAIN_SPLIT,
         segmentation=lambda wildcards: section(wildcards.experiment, "segmentation"),
         seed=config["seed"],
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
-        state=lambda wildcards: results(f"{wildcards.dataset}/{wildcards.experiment}/.state/train_segmenter.pt"),
+        state=lambda wildcards: results(f"{wildcards.dataset}/{wildcards.experiment}/.state/train_segmenter_{wildcards.supervision}.pt"),
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,
@@ -41,15 +35,15 @@ rule train_segmenter:
 
 rule segment_images:
     input:
-        model=results("{dataset}/{experiment}/segmenter/model.pt"),
+        model=results("{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
         labels=results("{dataset}/labels.tsv"),
         code=code("stages/segment_images.py", "refine/crf.py"),
     output:
-        masks=directory(results("{dataset}/{experiment}/segmentation/{split}")),
+        masks=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),
     log:
-        results("{dataset}/{experiment}/logs/segment_images_{split}.log"),
+        results("{dataset}/{experiment}/logs/segment_images_{supervision}_{split}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/segment_images_{split}.tsv")
+        results("{dataset}/{experiment}/benchmarks/segment_images_{supervision}_{split}.tsv")
     params:
         root=data_root(),
         segmentation=lambda wildcards: section(wildcards.experiment, "segmentation"),
@@ -67,13 +61,13 @@ rule segment_images:
 
 rule evaluate_segmentation:
     input:
-        masks=results("{dataset}/{experiment}/segmentation/{split}"),
+        masks=results("{dataset}/{experiment}/segmentation/{supervision}/{split}"),
         labels=results("{dataset}/labels.tsv"),
         code=code("metrics/miou.py", "stages/evaluate_masks.py"),
     output:
-        scores=results("{dataset}/{experiment}/eval/segmentation_{split}.tsv"),
+        scores=results("{dataset}/{experiment}/eval/segmentation_{supervision}_{split}.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/evaluate_segmentation_{split}.log"),
+        results("{dataset}/{experiment}/logs/evaluate_segmentation_{supervision}_{split}.log"),
     params:
         root=data_root(),
     conda:

@@ -4,10 +4,10 @@
 rule summarise_experiment:
     input:
         cams=expand(results("{{dataset}}/{{experiment}}/eval/cams_{split}.tsv"), split=EVAL_SPLITS),
-        affinity_labels=results("{dataset}/{experiment}/eval/affinity_labels_" + TRAIN_SPLIT + ".tsv"),
-        pseudo_masks=results("{dataset}/{experiment}/eval/pseudo_masks_" + TRAIN_SPLIT + ".tsv"),
-        segmentation=results("{dataset}/{experiment}/eval/segmentation_" + VAL_SPLIT + ".tsv"),
-        upper_bound=results("{dataset}/" + UPPER_BOUND + "/eval/segmentation_" + VAL_SPLIT + ".tsv"),
+        affinity_labels=results(f"{{dataset}}/{{experiment}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv"),
+        pseudo_masks=results(f"{{dataset}}/{{experiment}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"),
+        segmentation=results(f"{{dataset}}/{{experiment}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"),
+        upper_bound=results(f"{{dataset}}/{{experiment}}/eval/segmentation_gt_{VAL_SPLIT}.tsv"),
     output:
         summary=report(
             results("{dataset}/{experiment}/summary.tsv"),

@@ -79,3 +79,12 @@ def test_crf_on_labels_returns_labels_in_range_and_keeps_clear_regions():
 def test_crf_on_labels_rejects_out_of_range_labels():
     with pytest.raises(ValueError):
         crf_on_labels(two_region_image(), np.full((24, 20), 3), 3)
+
+
+def test_read_only_image_is_accepted():
+    """Images decoded by PIL come as read-only views; the CRF must not reject them."""
+    image = np.zeros((6, 5, 3), dtype=np.uint8)
+    image.setflags(write=False)
+    probs = np.full((2, 6, 5), 0.5, dtype=np.float32)
+    out = crf_inference(image, probs, n_iters=2)
+    np.testing.assert_allclose(out.sum(0), 1.0, atol=1e-5)

@@ -59,7 +59,10 @@ def test_param_change_reruns_only_dependents(finished_run):
     write_config(finished_run, {"cams": {"flip": False}})
     assert planned_jobs(finished_run) == {"make_cams": 2, "evaluate_cams": 2, **AFTER_CAMS}
     write_config(finished_run, {"classifier": {"lr": 0.01}})
-    assert planned_jobs(finished_run) == {"train_classifier": 1, "make_cams": 2, "evaluate_cams": 2, **AFTER_CAMS}
+    # the upper-bound segmenter starts from the classifier too, so it reruns as well
+    both_segmenters = {"train_segmenter": 2, "segment_images": 2, "evaluate_segmentation": 2}
+    assert planned_jobs(finished_run) == {"train_classifier": 1, "make_cams": 2, "evaluate_cams": 2,
+                                          **AFTER_CAMS, **both_segmenters}
     write_config(finished_run)
     assert planned_jobs(finished_run) == {}
 
@@ -70,6 +73,8 @@ def test_summary_has_every_stage(finished_run):
     masks = sorted((finished_run / "results/synthetic/cam/pseudo_masks/train").glob("*.png"))
     assert len(masks) == 16
     assert not (finished_run / "results/synthetic/cam/pseudo_masks/train.partial").exists()
+    for supervision in ("pseudo", "gt"):
+        assert len(list((finished_run / f"results/synthetic/cam/segmentation/{supervision}/val").glob("*.png"))) == 8
 
 
 def test_lint_is_clean(finished_run):

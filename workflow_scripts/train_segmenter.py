@@ -8,7 +8,7 @@ import torch
 from wsss.data.datasets import SegmentationCrops
 from wsss.data.labels import labelled_rows, read_label_table, split_rows
 from wsss.data.voc import VOCLayout
-from wsss.io.checkpoint import save_atomic
+from wsss.io.checkpoint import load, save_atomic
 from wsss.models.deeplab import build_segmenter
 from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
 from wsss.training.loop import Schedule, fit
@@ -19,7 +19,7 @@ set_threads(snakemake.threads)
 cfg, seed = snakemake.params.segmentation, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
 rows = split_rows(read_label_table(snakemake.input.labels), snakemake.params.split, source=snakemake.input.labels)
-if snakemake.params.supervision == "gt":
+if snakemake.wildcards.supervision == "gt":
     layout = VOCLayout(snakemake.params.root)
     rows = rows[rows["has_mask"]].reset_index(drop=True)
     mask_path = layout.mask
@@ -29,14 +29,17 @@ else:
     mask_path = lambda image_id: mask_dir / f"{image_id}.png"  # noqa: E731
 torch.manual_seed(seed)
 model = build_segmenter(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+if cfg["init_from_classifier"]:
+    model.load_backbone_from_classifier(load(snakemake.input.classifier[0])["state_dict"])
+    log.info("backbone initialised from %s", snakemake.input.classifier[0])
 dataset = SegmentationCrops(snakemake.params.root, rows, mask_path, crop=cfg["crop_size"],
                             scale_range=cfg["scale_range"], mean=model.backbone.mean, std=model.backbone.std, seed=seed)
 schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                     weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
-log.info("training on %d images with %s masks", len(rows), snakemake.params.supervision)
+log.info("training on %d images with %s masks", len(rows), snakemake.wildcards.supervision)
 history = fit(model, dataset, segmentation_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
               state_path=snakemake.params.state,
-              digest=params_digest({**cfg, "seed": seed, "n": len(rows), "supervision": snakemake.params.supervision}),
+              digest=params_digest({**cfg, "seed": seed, "n": len(rows), "supervision": snakemake.wildcards.supervision}),
               device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info)
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,

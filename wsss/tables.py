@@ -30,8 +30,8 @@ def experiment_summary(*, cams, affinity_labels=None, pseudo_masks=None, segment
         for metric in ("precision", "precision_fg", "precision_bg", "coverage"):
             rows.append({"stage": "affinity_labels", "split": split, "metric": metric, "value": 100 * table[metric]})
     for stage, path, prefix in (("pseudo_masks", pseudo_masks, "pseudo_masks_"),
-                                ("segmentation", segmentation, "segmentation_"),
-                                ("fully_supervised", upper_bound, "segmentation_")):
+                                ("segmentation", segmentation, "segmentation_pseudo_"),
+                                ("fully_supervised", upper_bound, "segmentation_gt_")):
         if path:
             rows.append({"stage": stage, "split": _split_of(path, prefix), "metric": "miou",
                          "value": 100 * _first_row(path)["miou"]})

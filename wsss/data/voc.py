@@ -70,7 +70,7 @@ def load_image(path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()  # forces a full decode: truncated JPEGs fail here
-            return np.asarray(image.convert("RGB"))
+            return np.array(image.convert("RGB"))  # owned and writable
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DatasetError(f"{path}: cannot decode image ({error})") from error
 

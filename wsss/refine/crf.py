@@ -14,13 +14,13 @@ PROB_FLOOR = 1e-5
 
 
 def _checked_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The image as the C-contiguous uint8 (H, W, 3) array pydensecrf needs."""
+    """The image as the C-contiguous, writable uint8 (H, W, 3) array pydensecrf needs."""
     image = np.asarray(image)
     if image.shape != (height, width, 3):
         raise ValueError(f"image must be ({height}, {width}, 3) to match the scores, got {image.shape}")
     if image.dtype != np.uint8:
         raise ValueError(f"image must be uint8, got {image.dtype}")
-    return np.ascontiguousarray(image)
+    return np.require(image, requirements=["C", "W"])  # copies read-only views (e.g. of PIL buffers)
 
 
 def _mean_field(image: np.ndarray, unary: np.ndarray, n_iters: int, gauss_sxy: float, gauss_compat: float,

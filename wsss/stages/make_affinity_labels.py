@@ -56,7 +56,7 @@ def write_affinity_labels(cache_path, root, rows: pd.DataFrame, out_dir, *, meth
     init = (str(cache_path), str(root), method, params, crf)
     bar = tqdm(total=len(rows), initial=resumed, desc="affinity labels", disable=not progress, mininterval=5)
     if threads > 1 and len(jobs) > 1:
-        with get_context("spawn").Pool(threads, initializer=_init_worker, initargs=init) as pool:
+        with get_context("fork").Pool(threads, initializer=_init_worker, initargs=init) as pool:  # no re-import of __main__
             for _ in pool.imap_unordered(_work, jobs, chunksize=4):
                 bar.update()
     else:

@@ -1,0 +1,90 @@
+"""The shared training loop: exact resume from the per-epoch state, and a clear stop on NaN."""
+
+import pytest
+import torch
+from torch import nn
+
+from wsss.training.loop import Schedule, TrainingError, epoch_order, fit
+
+
+class Noisy(torch.utils.data.Dataset):
+    """A fixed random regression set whose items depend on (epoch, index), like the augmenting datasets."""
+
+    def __init__(self, n=12):
+        self.n, self.epoch = n, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        g = torch.Generator().manual_seed(1000 * self.epoch + index)
+        x = torch.randn(4, generator=g)
+        return x, x.sum().reshape(1)
+
+
+def mse(model, batch):
+    x, y = batch
+    return nn.functional.mse_loss(model(x), y), {}
+
+
+def train(state_path, epochs=3, on_epoch_end=None, loss_fn=mse):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    schedule = Schedule(epochs=epochs, batch_size=4, lr=0.05, optimizer="sgd")
+    history = fit(model, Noisy(), loss_fn, schedule=schedule, param_groups=[{"params": list(model.parameters())}],
+                  state_path=state_path, digest="d", device="cpu", progress=False, log=lambda *_: None,
+                  on_epoch_end=on_epoch_end)
+    return model, history
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    reference, ref_history = train(tmp_path / "a.pt")
+
+    def kill_after_first(epoch):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(tmp_path / "b.pt", on_epoch_end=kill_after_first)
+    resumed, history = train(tmp_path / "b.pt")
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)  # bitwise on the CPU
+    assert history == ref_history
+
+
+def test_state_with_other_params_is_ignored(tmp_path):
+    train(tmp_path / "s.pt", epochs=1)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    history = fit(model, Noisy(), mse, schedule=Schedule(epochs=1, batch_size=4, lr=0.01),
+                  param_groups=[{"params": list(model.parameters())}], state_path=tmp_path / "s.pt",
+                  digest="other", device="cpu", progress=False, log=lambda *_: None)
+    assert len(history) == 1  # trained from scratch, not resumed from the other run's state
+
+
+def test_nan_loss_stops_with_step_and_keeps_checkpoint(tmp_path):
+    calls = {"n": 0}
+
+    def explodes_in_epoch_two(model, batch):
+        calls["n"] += 1
+        loss, parts = mse(model, batch)
+        return (loss * float("nan") if calls["n"] == 5 else loss), parts
+
+    with pytest.raises(TrainingError, match=r"non-finite loss \(nan\) at epoch 2 step 2"):
+        train(tmp_path / "n.pt", loss_fn=explodes_in_epoch_two)
+    state = torch.load(tmp_path / "n.pt", weights_only=False)
+    assert state["epoch"] == 1  # the last good checkpoint survives
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    assert epoch_order(10, 3, 1) == epoch_order(10, 3, 1)
+    assert sorted(epoch_order(10, 3, 1)) == list(range(10))
+    assert epoch_order(10, 3, 1) != epoch_order(10, 3, 2)
