@@ -129,12 +129,15 @@ def test_classifier_param_groups_cover_every_parameter_once():
     optimizer.step()
 
 
-@pytest.mark.parametrize("name,output_stride", [("smallnet", 8), ("mobilenet_v2", 16), ("resnet50", 16)])
-def test_affinitynet_output_shape(name, output_stride):
+@pytest.mark.parametrize("name,output_stride,feature_stride", [("smallnet", 8, 4), ("mobilenet_v2", 16, 8),
+                                                                ("resnet50", 16, 8)])
+def test_affinitynet_output_shape(name, output_stride, feature_stride):
+    """Features come at the finest of the last three stages: PSA's stride 8 for the ImageNet nets."""
     torch.manual_seed(0)
     model = build_affinitynet(name, output_stride=output_stride)
     out = model(torch.randn(2, 3, 64, 64))
-    assert out.shape == (2, FEATURE_CHANNELS, 64 // output_stride, 64 // output_stride)
+    assert model.output_stride == feature_stride
+    assert out.shape == (2, FEATURE_CHANNELS, 64 // feature_stride, 64 // feature_stride)
     assert FEATURE_CHANNELS == 448
     out.abs().mean().backward()
     assert all(p.grad is not None for p in model.fuse.parameters())

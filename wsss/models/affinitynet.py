@@ -28,7 +28,12 @@ def conv1x1_gn_relu(in_channels: int, out_channels: int, groups: int = 4) -> nn.
 
 
 class AffinityNet(nn.Module):
-    """Backbone -> multi-level 1x1 projections -> 448-channel affinity features at the deepest stage's resolution."""
+    """Backbone -> multi-level 1x1 projections -> 448-channel affinity features at the finest of the three stages.
+
+    The finest of the last three stages is stride 8 for ResNet / MobileNetV2 at output stride 16
+    (PSA's stride) and stride 4 for smallnet, whose 128-px images would otherwise give a graph too
+    coarse for a random walk (objects only 3-10 nodes wide); IRN likewise predicts at stride 4.
+    """
 
     def __init__(self, backbone: Backbone) -> None:
         super().__init__()
@@ -43,12 +48,12 @@ class AffinityNet(nn.Module):
             nn.init.kaiming_normal_(projection[0].weight, mode="fan_out", nonlinearity="relu")
         nn.init.xavier_uniform_(self.fuse.weight)
         self.mean, self.std = backbone.mean, backbone.std
-        self.output_stride = backbone.output_stride
+        self.output_stride = min(backbone.stage_strides[-3:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (B, 3, H, W) -> (B, 448, h, w), h, w = the deepest stage's size
+        # x: (B, 3, H, W) -> (B, 448, h, w), h, w = the finest stage's size (stride self.output_stride)
         stages = self.backbone(x)[-3:]
-        size = stages[-1].shape[-2:]
+        size = max((f.shape[-2:] for f in stages), key=lambda s: s[0] * s[1])
         projected = [resize_bilinear(proj(f), size) for proj, f in zip(self.projections, stages)]
         return self.fuse(torch.cat(projected, dim=1))  # (B, 896, h, w) -> (B, 448, h, w)
 
