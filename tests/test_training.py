@@ -88,3 +88,15 @@ def test_epoch_order_depends_only_on_seed_and_epoch():
     assert epoch_order(10, 3, 1) == epoch_order(10, 3, 1)
     assert sorted(epoch_order(10, 3, 1)) == list(range(10))
     assert epoch_order(10, 3, 1) != epoch_order(10, 3, 2)
+
+
+def test_inputs_fingerprint_follows_folder_content(tmp_path):
+    from wsss.io.checkpoint import inputs_fingerprint
+
+    (tmp_path / "masks").mkdir()
+    (tmp_path / "masks" / "a.png").write_bytes(b"1")
+    (tmp_path / "labels.tsv").write_text("x")
+    before = inputs_fingerprint([tmp_path / "masks", tmp_path / "labels.tsv"])
+    assert before == inputs_fingerprint([tmp_path / "labels.tsv", tmp_path / "masks"])  # order-free
+    (tmp_path / "masks" / "a.png").write_bytes(b"2")  # new pseudo masks: the old state must not resume
+    assert inputs_fingerprint([tmp_path / "masks", tmp_path / "labels.tsv"]) != before

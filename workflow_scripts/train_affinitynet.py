@@ -7,11 +7,11 @@ import torch
 
 from wsss.data.datasets import SegmentationCrops
 from wsss.data.labels import labelled_rows, read_label_table, split_rows
-from wsss.io.checkpoint import load, save_atomic
+from wsss.io.checkpoint import inputs_fingerprint, load, save_atomic
 from wsss.models.affinitynet import build_affinitynet
 from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
 from wsss.training.affinitynet import affinity_batch_loss
-from wsss.training.loop import Schedule, fit
+from wsss.training.loop import Schedule, clear_state, fit
 
 log = job_logger(snakemake.log[0], "train_affinitynet")
 set_threads(snakemake.threads)
@@ -30,11 +30,14 @@ dataset = SegmentationCrops(snakemake.params.root, rows, lambda image_id: label_
                             std=model.backbone.std, seed=seed)
 schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                     weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
+# resumable state belongs to these params and these exact inputs (data, checkpoints, code)
+digest = params_digest({**cfg, "seed": seed, "inputs": inputs_fingerprint(snakemake.input)})
 history = fit(model, dataset, affinity_batch_loss(cfg["radius"]), schedule=schedule,
               param_groups=model.param_groups(cfg["lr"]), state_path=snakemake.params.state,
-              digest=params_digest({**cfg, "seed": seed, "n": len(rows)}), device=device, seed=seed,
+              digest=digest, device=device, seed=seed,
               num_workers=cfg["num_workers"], log=log.info)
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
              **provenance({**cfg, "seed": seed})}, snakemake.output.model)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
+clear_state(snakemake.params.state)

@@ -5,11 +5,11 @@ import torch
 
 from wsss.data.datasets import ClassificationCrops
 from wsss.data.labels import read_label_table, split_rows, labelled_rows
-from wsss.io.checkpoint import save_atomic
+from wsss.io.checkpoint import inputs_fingerprint, save_atomic
 from wsss.models.classifier import build_classifier
 from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
 from wsss.training.classifier import multilabel_loss
-from wsss.training.loop import Schedule, fit
+from wsss.training.loop import Schedule, clear_state, fit
 
 log = job_logger(snakemake.log[0], "train_classifier")
 set_threads(snakemake.threads)
@@ -24,10 +24,13 @@ dataset = ClassificationCrops(snakemake.params.root, rows, crop=cfg["crop_size"]
 schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                     weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
 log.info("training %s on %d images of split %s on %s", cfg["backbone"], len(rows), snakemake.params.split, device)
+# resumable state belongs to these params and these exact inputs (data, checkpoints, code)
+digest = params_digest({**cfg, "seed": seed, "inputs": inputs_fingerprint(snakemake.input)})
 history = fit(model, dataset, multilabel_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
-              state_path=snakemake.params.state, digest=params_digest({**cfg, "seed": seed, "n": len(rows)}),
+              state_path=snakemake.params.state, digest=digest,
               device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info)
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
              **provenance({**cfg, "seed": seed})}, snakemake.output.model)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
+clear_state(snakemake.params.state)

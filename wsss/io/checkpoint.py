@@ -30,3 +30,18 @@ def file_sha256(path, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def inputs_fingerprint(paths) -> str:
+    """sha256 over the bytes of the given files and of every file under the given folders (sorted).
+
+    Resumable training state carries it, so a state made from other inputs (new pseudo masks, a
+    retrained classifier) is never resumed.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(path.parent)).encode())
+            digest.update(file_sha256(file).encode())
+    return digest.hexdigest()

@@ -2,7 +2,8 @@
 
 Resumable state (model, optimiser, epoch, iteration, loss history) lives in a state file that is
 NOT a declared Snakemake output, so Snakemake's deletion of outputs before a rerun cannot destroy
-it. It carries a digest of the training parameters: a state made with other parameters is ignored.
+it. It carries a digest of the training parameters and of the input files: a state made with other
+parameters or inputs is ignored. The caller removes it (clear_state) once the model is saved.
 Batch order and augmentation are pure functions of (seed, epoch, index), so an interrupted and
 resumed run ends with the same weights as an uninterrupted one on the CPU.
 """
@@ -57,6 +58,11 @@ def poly_lr(optimizer, iteration: int, total: int, power: float) -> None:
     factor = (1.0 - min(iteration, total) / max(total, 1)) ** power
     for group in optimizer.param_groups:
         group["lr"] = group["initial_lr"] * factor
+
+
+def clear_state(state_path) -> None:
+    """Remove a finished run's resumable state (after its model is safely written)."""
+    Path(state_path).unlink(missing_ok=True)
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
