@@ -5,7 +5,8 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The embedded default is always the base layer (also under --directory); --configfile files override it.
+configfile: f"{workflow.basedir}/config.yaml"
 
 
 validate(config, "config.schema.yaml")

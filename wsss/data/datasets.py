@@ -18,12 +18,11 @@ from .transforms import augment, to_tensor
 from .voc import VOCLayout, load_image, load_mask
 
 
-class ClassificationCrops(Dataset):
-    """(image crop, multi-hot labels) pairs for training a classifier on image-level labels."""
+class _Crops(Dataset):
+    """Random rescale / flip / crop of the rows' images, seeded by (seed, epoch, index)."""
 
     def __init__(self, root, rows: pd.DataFrame, *, crop: int, scale_range, mean, std, seed: int = 0):
         self.layout, self.rows = VOCLayout(Path(root)), rows.reset_index(drop=True)
-        self.labels = label_matrix(self.rows)
         self.crop, self.scale_range, self.mean, self.std, self.seed = crop, tuple(scale_range), mean, std, seed
         self.epoch = 0
 
@@ -33,34 +32,35 @@ class ClassificationCrops(Dataset):
     def __len__(self):
         return len(self.rows)
 
+    def _rng(self, index) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+
+class ClassificationCrops(_Crops):
+    """(image crop, multi-hot labels) pairs for training a classifier on image-level labels."""
+
+    def __init__(self, root, rows: pd.DataFrame, **crop_kwargs):
+        super().__init__(root, rows, **crop_kwargs)
+        self.labels = label_matrix(self.rows)
+
     def __getitem__(self, index):
-        rng = np.random.default_rng([self.seed, self.epoch, index])
         image = load_image(self.layout.image(self.rows.at[index, "image_id"]))
-        image, _, valid = augment(image, rng, crop=self.crop, scale_range=self.scale_range)
+        image, _, valid = augment(image, self._rng(index), crop=self.crop, scale_range=self.scale_range)
         return to_tensor(image, self.mean, self.std, valid), torch.from_numpy(self.labels[index].copy())
 
 
-class SegmentationCrops(Dataset):
-    """(image crop, label crop) pairs; labels come from a folder of PNG masks (pseudo or true)."""
+class SegmentationCrops(_Crops):
+    """(image crop, label crop) pairs; labels come from PNG masks (pseudo, affinity or true)."""
 
-    def __init__(self, root, rows: pd.DataFrame, mask_path, *, crop: int, scale_range, mean, std, seed: int = 0):
-        self.layout, self.rows = VOCLayout(Path(root)), rows.reset_index(drop=True)
-        self.mask_path = mask_path  # callable: image_id -> path of its (pseudo) mask
-        self.crop, self.scale_range, self.mean, self.std, self.seed = crop, tuple(scale_range), mean, std, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self):
-        return len(self.rows)
+    def __init__(self, root, rows: pd.DataFrame, mask_path, **crop_kwargs):
+        super().__init__(root, rows, **crop_kwargs)
+        self.mask_path = mask_path  # callable: image_id -> path of its label PNG
 
     def __getitem__(self, index):
-        rng = np.random.default_rng([self.seed, self.epoch, index])
         image_id = self.rows.at[index, "image_id"]
         image = load_image(self.layout.image(image_id))
         mask = load_mask(self.mask_path(image_id), expected_size=image.shape[:2])
-        image, mask, valid = augment(image, rng, crop=self.crop, scale_range=self.scale_range, mask=mask)
+        image, mask, valid = augment(image, self._rng(index), crop=self.crop, scale_range=self.scale_range, mask=mask)
         return to_tensor(image, self.mean, self.std, valid), torch.from_numpy(mask.astype(np.int64))
 
 
