@@ -1,11 +1,11 @@
 """Rules evaluate_pseudo_masks and evaluate_segmentation: mIoU of a folder of label PNGs."""
 
-from wsss.data.labels import labelled_rows, read_label_table, split_rows
+from wsss.data.labels import labelled_rows, load_split
 from wsss.runtime import job_logger
 from wsss.stages.evaluate_masks import evaluate_mask_folder
 
 log = job_logger(snakemake.log[0], snakemake.rule)
-rows = split_rows(read_label_table(snakemake.input.labels), snakemake.wildcards.split, source=snakemake.input.labels)
+rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 if snakemake.rule == "evaluate_pseudo_masks":
     rows = labelled_rows(rows, log)  # pseudo masks exist only for images with a label
 table = evaluate_mask_folder(snakemake.input.masks, snakemake.params.root, rows["image_id"])

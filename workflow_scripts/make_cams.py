@@ -1,6 +1,6 @@
 """Rule make_cams: multi-scale + flip CAMs of the labelled classes into one HDF5 cache per split."""
 
-from wsss.data.labels import read_label_table, split_rows, labelled_rows
+from wsss.data.labels import load_split
 from wsss.io.checkpoint import file_sha256
 from wsss.stages.make_cams import write_cam_cache
 from wsss.models.loading import load_classifier
@@ -10,8 +10,7 @@ log = job_logger(snakemake.log[0], "make_cams")
 set_threads(snakemake.threads)
 cfg = snakemake.params.cams
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
-rows = labelled_rows(split_rows(read_label_table(snakemake.input.labels), snakemake.wildcards.split,
-                                source=snakemake.input.labels), log)
+rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
 model = load_classifier(snakemake.input.model, device)
 attrs = {"split": snakemake.wildcards.split, "checkpoint_sha256": file_sha256(snakemake.input.model),
          **provenance(cfg)}

@@ -1,6 +1,6 @@
 """Rule random_walk: CAMs propagated on AffinityNet affinities -> pseudo masks + refined scores."""
 
-from wsss.data.labels import labelled_rows, read_label_table, split_rows
+from wsss.data.labels import load_split
 from wsss.io.checkpoint import file_sha256
 from wsss.models.loading import load_affinitynet
 from wsss.runtime import job_logger, provenance, resolve_device, set_threads
@@ -10,8 +10,7 @@ log = job_logger(snakemake.log[0], "random_walk")
 set_threads(snakemake.threads)
 cfg = snakemake.params.random_walk
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
-rows = labelled_rows(split_rows(read_label_table(snakemake.input.labels), snakemake.wildcards.split,
-                                source=snakemake.input.labels), log)
+rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
 model = load_affinitynet(snakemake.input.model, device)
 attrs = {"split": snakemake.wildcards.split, "checkpoint_sha256": file_sha256(snakemake.input.model),
          "cams_sha256": file_sha256(snakemake.input.cams),

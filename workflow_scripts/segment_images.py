@@ -1,6 +1,6 @@
 """Rule segment_images: the trained segmenter's masks for a split."""
 
-from wsss.data.labels import read_label_table, split_rows
+from wsss.data.labels import load_split
 from wsss.models.loading import load_segmenter
 from wsss.runtime import job_logger, resolve_device, set_threads
 from wsss.stages.segment_images import write_segmentation
@@ -9,7 +9,7 @@ log = job_logger(snakemake.log[0], "segment_images")
 set_threads(snakemake.threads)
 cfg = snakemake.params.segmentation
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
-rows = split_rows(read_label_table(snakemake.input.labels), snakemake.wildcards.split, source=snakemake.input.labels)
+rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 model = load_segmenter(snakemake.input.model, device)
 stats = write_segmentation(model, snakemake.params.root, rows, snakemake.output.masks, scales=cfg["scales"],
                            flip=cfg["flip"], crf=dict(snakemake.params.crf) if cfg["crf"] else None, device=device)

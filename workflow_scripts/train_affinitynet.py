@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from wsss.data.datasets import SegmentationCrops
-from wsss.data.labels import labelled_rows, read_label_table, split_rows
+from wsss.data.labels import load_split
 from wsss.io.checkpoint import inputs_fingerprint, load, save_atomic
 from wsss.models.affinitynet import build_affinitynet
 from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
@@ -17,8 +17,7 @@ log = job_logger(snakemake.log[0], "train_affinitynet")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.affinitynet, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
-rows = labelled_rows(split_rows(read_label_table(snakemake.input.labels), snakemake.params.split,
-                                source=snakemake.input.labels), log)
+rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
 model = build_affinitynet(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
 if cfg["init_from_classifier"]:

@@ -4,7 +4,7 @@ import pandas as pd
 import torch
 
 from wsss.data.datasets import ClassificationCrops
-from wsss.data.labels import read_label_table, split_rows, labelled_rows
+from wsss.data.labels import load_split
 from wsss.io.checkpoint import inputs_fingerprint, save_atomic
 from wsss.models.classifier import build_classifier
 from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
@@ -15,8 +15,7 @@ log = job_logger(snakemake.log[0], "train_classifier")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.classifier, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
-rows = labelled_rows(split_rows(read_label_table(snakemake.input.labels), snakemake.params.split,
-                                source=snakemake.input.labels), log)
+rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
 model = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
 dataset = ClassificationCrops(snakemake.params.root, rows, crop=cfg["crop_size"], scale_range=cfg["scale_range"],

@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from wsss.data.datasets import SegmentationCrops
-from wsss.data.labels import labelled_rows, read_label_table, split_rows
+from wsss.data.labels import labelled_rows, load_split
 from wsss.data.voc import VOCLayout
 from wsss.io.checkpoint import inputs_fingerprint, load, save_atomic
 from wsss.models.deeplab import build_segmenter
@@ -18,7 +18,7 @@ log = job_logger(snakemake.log[0], "train_segmenter")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.segmentation, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
-rows = split_rows(read_label_table(snakemake.input.labels), snakemake.params.split, source=snakemake.input.labels)
+rows = load_split(snakemake.input.labels, snakemake.params.split)
 if snakemake.wildcards.supervision == "gt":
     layout = VOCLayout(snakemake.params.root)
     rows = rows[rows["has_mask"]].reset_index(drop=True)

@@ -91,3 +91,9 @@ def labelled_rows(rows: pd.DataFrame, log=None) -> pd.DataFrame:
         if log is not None:
             log.warning("skipping image %s: no object label", image_id)
     return rows[has_label].reset_index(drop=True)
+
+
+def load_split(table_path, split: str, *, labelled_only: bool = False, log=None) -> pd.DataFrame:
+    """The rows of one split of a label table file; with labelled_only, images without labels skipped (and logged)."""
+    rows = split_rows(read_label_table(table_path), split, source=table_path)
+    return labelled_rows(rows, log) if labelled_only else rows

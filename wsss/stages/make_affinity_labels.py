@@ -64,6 +64,7 @@ def write_affinity_labels(cache_path, root, rows: pd.DataFrame, out_dir, *, meth
         for job in jobs:
             _work(job)
             bar.update()
+        _WORKER.pop("cache").close()
     bar.close()
     finish_folder(out_dir)
     return {"images": len(rows), "resumed": resumed}
