@@ -25,7 +25,8 @@ include: "rules/summary.smk"
 rule all:
     default_target: True
     input:
-        summaries=expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=EXPERIMENTS),
+        summaries=expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=RUN_EXPERIMENTS),
+        comparison=results(f"{DATASET}/experiments.tsv"),
 
 
 onsuccess:

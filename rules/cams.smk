@@ -5,7 +5,7 @@ rule make_cams:
     input:
         model=results("{dataset}/{experiment}/classifier/model.pt"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("methods/cam.py", "io/h5cache.py", "stages/make_cams.py"),
+        code=code("methods/cam.py", "methods/gradcam.py", "io/h5cache.py", "stages/make_cams.py"),
     output:
         cams=results("{dataset}/{experiment}/cams/{split}.h5"),
     log:

@@ -5,7 +5,8 @@ rule train_classifier:
     input:
         labels=results("{dataset}/labels.tsv"),
         code=code("training/loop.py", "training/classifier.py", "models/classifier.py", "models/backbones.py",
-                  "data/datasets.py", "data/transforms.py"),
+                  "methods/puzzle.py", "methods/eader.py", "methods/entropy.py",
+                  "methods/gradcam.py", "methods/cam.py", "data/datasets.py", "data/transforms.py"),
     output:
         model=results("{dataset}/{experiment}/classifier/model.pt"),
         history=results("{dataset}/{experiment}/classifier/history.tsv"),
@@ -16,7 +17,7 @@ rule train_classifier:
     params:
         root=data_root(),
         split=TRAIN_SPLIT,
-        classifier=lambda wildcards: section(wildcards.experiment, "classifier"),
+        classifier=lambda wildcards: classifier_section(wildcards.experiment),
         seed=config["seed"],
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],

@@ -1,9 +1,44 @@
 # Path helpers and config lookups shared by every rule file. No side effects.
 import copy
+import re
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+
+def deep_merge(base, overrides):
+    """base with overrides applied key by key into nested dicts (lists and scalars are replaced)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def experiment_configs():
+    """Experiment name -> the whole config with its overrides merged, validated against the schema."""
+    base = {key: value for key, value in config.items() if key != "experiments"}
+    merged = {}
+    for name, overrides in config["experiments"].items():
+        candidate = deep_merge(base, overrides or {})
+        candidate["experiments"] = {name: {}}
+        try:
+            validate(candidate, f"{workflow.basedir}/config.schema.yaml")
+        except WorkflowError as error:
+            raise WorkflowError(f"config key experiments.{name}: the merged config is invalid: {error}")
+        merged[name] = candidate
+    return merged
 
 
 DATASET = config["dataset"]["name"]
 EXPERIMENTS = list(config["experiments"])
+EXPERIMENT_CONFIG = experiment_configs()
+RUN_EXPERIMENTS = EXPERIMENTS if config["run_experiments"] is None else list(config["run_experiments"])
+for _name in RUN_EXPERIMENTS:
+    if _name not in EXPERIMENTS:
+        raise WorkflowError(f"config key run_experiments: {_name!r} is not one of the experiments {EXPERIMENTS}")
 EVAL_SPLITS = list(config["dataset"]["eval_splits"])
 ALL_SPLITS = list(config["dataset"]["splits"])
 TRAIN_SPLIT = config["dataset"]["train_split"]
@@ -12,7 +47,7 @@ VAL_SPLIT = config["dataset"]["val_split"]
 
 wildcard_constraints:
     dataset=DATASET,
-    experiment="|".join(EXPERIMENTS),
+    experiment="|".join(re.escape(name) for name in EXPERIMENTS),
     split="|".join(ALL_SPLITS),
     supervision="pseudo|gt",
 
@@ -38,9 +73,25 @@ def dataset_inputs(wildcards):
 
 def section(experiment, name):
     """One config section with the experiment's overrides applied."""
-    merged = copy.deepcopy(config[name])
-    merged.update(config["experiments"][experiment].get(name, {}))
-    return merged
+    return copy.deepcopy(EXPERIMENT_CONFIG[experiment][name])
+
+
+def classifier_section(experiment):
+    """The classifier section without the settings of methods it does not use (so they rerun nothing)."""
+    cfg = section(experiment, "classifier")
+    for method in ("puzzle", "eader", "entropy", "label_smoothing", "confidence_penalty"):
+        if method not in cfg["methods"]:
+            cfg.pop(method)
+    regularisers = [m for m in cfg["methods"] if m in ("entropy", "label_smoothing", "confidence_penalty")]
+    if len(regularisers) > 1:
+        raise WorkflowError(f"config key experiments.{experiment}: classifier.methods lists {regularisers}; "
+                            "at most one regulariser of the logits at a time")
+    if "puzzle" in cfg:
+        rows, cols = cfg["puzzle"]["grid"]
+        if cfg["crop_size"] % rows or cfg["crop_size"] % cols:
+            raise WorkflowError(f"config key experiments.{experiment}: classifier.crop_size {cfg['crop_size']} "
+                                f"is not divisible by the puzzle grid {rows}x{cols}")
+    return cfg
 
 
 def code(*modules):
@@ -63,5 +114,6 @@ def segmenter_init(wildcards):
 
 
 def print_results_location():
-    for experiment in EXPERIMENTS:
+    for experiment in RUN_EXPERIMENTS:
         print(f"results: {results(f'{DATASET}/{experiment}/summary.tsv')}")
+    print(f"experiments compared: {results(f'{DATASET}/experiments.md')}")

@@ -20,3 +20,24 @@ rule summarise_experiment:
         "../envs/wsss.yaml"
     script:
         "../workflow_scripts/summarise_experiment.py"
+
+
+# One table comparing the experiments that were run (CAM, Puzzle-CAM, EADER, ...), TSV and Markdown.
+
+
+rule compare_experiments:
+    input:
+        summaries=expand(results("{{dataset}}/{experiment}/summary.tsv"), experiment=RUN_EXPERIMENTS),
+    output:
+        table=report(results("{dataset}/experiments.tsv"), caption="../report/experiments.rst", category="Summary"),
+        markdown=results("{dataset}/experiments.md"),
+    log:
+        results("{dataset}/logs/compare_experiments.log"),
+    params:
+        experiments=RUN_EXPERIMENTS,
+        train_split=TRAIN_SPLIT,
+        val_split=VAL_SPLIT,
+    conda:
+        "../envs/wsss.yaml"
+    script:
+        "../workflow_scripts/compare_experiments.py"

@@ -25,7 +25,7 @@ class Noisy(torch.utils.data.Dataset):
         return x, x.sum().reshape(1)
 
 
-def mse(model, batch):
+def mse(model, batch, step=None):
     x, y = batch
     return nn.functional.mse_loss(model(x), y), {}
 
@@ -73,7 +73,7 @@ def test_state_with_other_params_is_ignored(tmp_path):
 def test_nan_loss_stops_with_step_and_keeps_checkpoint(tmp_path):
     calls = {"n": 0}
 
-    def explodes_in_epoch_two(model, batch):
+    def explodes_in_epoch_two(model, batch, step):
         calls["n"] += 1
         loss, parts = mse(model, batch)
         return (loss * float("nan") if calls["n"] == 5 else loss), parts

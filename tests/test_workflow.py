@@ -45,13 +45,14 @@ def test_cam_cache_schema(finished_run):
 
 #: What a change to the random walk invalidates: the walk and everything downstream of it.
 AFTER_WALK = {"random_walk": 1, "evaluate_pseudo_masks": 1, "train_segmenter": 1, "segment_images": 1,
-              "evaluate_segmentation": 1, "summarise_experiment": 1, "all": 1}
+              "evaluate_segmentation": 1, "summarise_experiment": 1, "compare_experiments": 1, "all": 1}
 AFTER_CAMS = {"make_affinity_labels": 1, "evaluate_affinity_labels": 1, "train_affinitynet": 1, **AFTER_WALK}
 
 
 def test_param_change_reruns_only_dependents(finished_run):
     write_config(finished_run, {"evaluate_cams": {"fixed_threshold": 0.2}})
-    assert planned_jobs(finished_run) == {"evaluate_cams": 2, "summarise_experiment": 1, "all": 1}
+    assert planned_jobs(finished_run) == {"evaluate_cams": 2, "summarise_experiment": 1, "compare_experiments": 1,
+                                          "all": 1}
     write_config(finished_run, {"random_walk": {"beta": 4}})
     assert planned_jobs(finished_run) == AFTER_WALK  # not AffinityNet training
     write_config(finished_run, {"random_walk": {"logt": 3}})
@@ -80,3 +81,31 @@ def test_summary_has_every_stage(finished_run):
 def test_lint_is_clean(finished_run):
     out = snakemake(finished_run, "--lint", check=False)
     assert "Congratulations, your workflow is in a good condition!" in out.stdout + out.stderr
+
+
+#: Every job of one experiment, from its classifier to its summary.
+ONE_EXPERIMENT = {**AFTER_CAMS, "train_classifier": 1, "make_cams": 2, "evaluate_cams": 2,
+                  "train_segmenter": 2, "segment_images": 2, "evaluate_segmentation": 2}
+
+
+def test_adding_an_experiment_reruns_nothing_of_the_others(finished_run):
+    write_config(finished_run, {"run_experiments": ["cam", "puzzle+eader"]})
+    assert planned_jobs(finished_run) == ONE_EXPERIMENT  # one of each: none of them is the cam experiment's
+    snakemake(finished_run)
+    table = pd.read_csv(finished_run / "results/synthetic/experiments.tsv", sep="\t")
+    assert table["experiment"].tolist() == ["cam", "puzzle+eader"]
+    assert table.drop(columns="experiment").notna().all().all()
+    history = pd.read_csv(finished_run / "results/synthetic/puzzle+eader/classifier/history.tsv", sep="\t")
+    assert {"cls", "p_cls", "re", "mining", "area", "adversary"} <= set(history.columns)
+    write_config(finished_run)  # back to cam only: only the comparison table changes
+    assert planned_jobs(finished_run) == {"compare_experiments": 1, "all": 1}
+    snakemake(finished_run)
+
+
+def test_an_invalid_experiment_override_names_the_experiment_and_key(finished_run):
+    write_config(finished_run, {"experiments": {"bad": {"classifier": {"methods": ["cutmix"]}}}})
+    out = snakemake(finished_run, "-n", check=False)
+    write_config(finished_run)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "experiments.bad" in text and "cutmix" in text

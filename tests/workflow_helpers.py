@@ -12,8 +12,9 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 #: The embedded default shrunk so the whole DAG runs in well under a minute on 2 cores.
 TINY = {
+    "run_experiments": ["cam"],
     "synthetic": {"n_train": 16, "n_val": 8, "image_size": 64},
-    "classifier": {"epochs": 1, "batch_size": 8, "crop_size": 64, "threads": 1},
+    "classifier": {"epochs": 1, "batch_size": 8, "crop_size": 64, "threads": 1, "eader": {"switch_every": 1}},
     "cams": {"scales": [1.0, 0.5], "threads": 1},
     "evaluate_cams": {"thresholds": [0.1, 0.2, 0.3]},
     "affinity_labels": {"threads": 1},
@@ -24,9 +25,12 @@ TINY = {
 
 
 def write_config(folder: Path, overrides: dict | None = None) -> Path:
-    config = {section: dict(values) for section, values in TINY.items()}
+    config = {section: (dict(values) if isinstance(values, dict) else values) for section, values in TINY.items()}
     for section, values in (overrides or {}).items():
-        config.setdefault(section, {}).update(values)
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
     path = folder / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -15,7 +15,8 @@ model = load_classifier(snakemake.input.model, device)
 attrs = {"split": snakemake.wildcards.split, "checkpoint_sha256": file_sha256(snakemake.input.model),
          **provenance(cfg)}
 stats = write_cam_cache(model, snakemake.params.root, rows, snakemake.output.cams, attrs=attrs,
-                        scales=cfg["scales"], flip=cfg["flip"], batch_size=cfg["batch_size"], device=device)
+                        scales=cfg["scales"], flip=cfg["flip"], batch_size=cfg["batch_size"], device=device,
+                        attention=cfg["attention"])
 log.info("wrote %s: %s", snakemake.output.cams, stats)
 for image_id, classes in stats.pop("empty_maps", {}).items():
     log.warning("image %s: all-zero CAM for labelled classes %s", image_id, classes)

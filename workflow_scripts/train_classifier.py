@@ -1,4 +1,4 @@
-"""Rule train_classifier: train the GAP classifier on image-level labels, resumable per epoch."""
+"""Rule train_classifier: train the GAP classifier (with the experiment's methods), resumable per epoch."""
 
 import pandas as pd
 import torch
@@ -8,7 +8,8 @@ from wsss.data.labels import load_split
 from wsss.io.checkpoint import inputs_fingerprint, save_atomic
 from wsss.models.classifier import build_classifier
 from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
-from wsss.training.classifier import multilabel_loss
+from wsss.methods.eader import LocalizerAdversary
+from wsss.training.classifier import REGULARISERS, classifier_loss
 from wsss.training.loop import Schedule, clear_state, fit
 
 log = job_logger(snakemake.log[0], "train_classifier")
@@ -18,18 +19,29 @@ device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fall
 rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
 model = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+methods = cfg["methods"]
+trained, groups = model, model.param_groups(cfg["lr"])
+if "eader" in methods:  # the localizer is `model`; the adversary is trained beside it and kept apart
+    adversary = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+    trained = LocalizerAdversary(model, adversary)
+    groups = trained.param_groups(cfg["lr"], cfg["lr"] * cfg["eader"]["adversary_lr_scale"])
 dataset = ClassificationCrops(snakemake.params.root, rows, crop=cfg["crop_size"], scale_range=cfg["scale_range"],
                               mean=model.backbone.mean, std=model.backbone.std, seed=seed)
 schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                     weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
-log.info("training %s on %d images of split %s on %s", cfg["backbone"], len(rows), snakemake.params.split, device)
+log.info("training %s (methods: %s) on %d images of split %s on %s", cfg["backbone"], ", ".join(methods) or "cam",
+         len(rows), snakemake.params.split, device)
 # resumable state belongs to these params and these exact inputs (data, checkpoints, code)
 digest = params_digest({**cfg, "seed": seed, "inputs": inputs_fingerprint(snakemake.input)})
-history = fit(model, dataset, multilabel_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
+# the weight of the listed regulariser, if any: entropy/confidence_penalty lambda, label-smoothing epsilon
+weight = next((cfg[m].get("lambda", cfg[m].get("epsilon")) for m in REGULARISERS if m in methods), 0.0)
+loss_fn = classifier_loss(methods, puzzle=cfg.get("puzzle"), eader=cfg.get("eader"), weight=weight)
+history = fit(trained, dataset, loss_fn, schedule=schedule, param_groups=groups,
               state_path=snakemake.params.state, digest=digest,
               device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info)
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
-save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
+extra = {"adversary_state_dict": trained.adversary.cpu().state_dict()} if "eader" in methods else {}
+save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history, **extra,
              **provenance({**cfg, "seed": seed})}, snakemake.output.model)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
 clear_state(snakemake.params.state)

@@ -36,3 +36,42 @@ def experiment_summary(*, cams, affinity_labels=None, pseudo_masks=None, segment
             rows.append({"stage": stage, "split": _split_of(path, prefix), "metric": "miou",
                          "value": 100 * _first_row(path)["miou"]})
     return pd.DataFrame(rows, columns=["stage", "split", "metric", "value", "threshold"])
+
+
+#: (column, stage, split role, metric) of the experiment comparison; split role 'train'/'val' or a name.
+COMPARISON_COLUMNS = (
+    ("cam_train", "cam", "train", "miou_best"),
+    ("cam_val", "cam", "val", "miou_best"),
+    ("cam_val_fixed", "cam", "val", "miou_fixed"),
+    ("affinity_precision", "affinity_labels", "train", "precision"),
+    ("pseudo_masks", "pseudo_masks", "train", "miou"),
+    ("segmentation_val", "segmentation", "val", "miou"),
+    ("upper_bound_val", "fully_supervised", "val", "miou"),
+)
+
+
+def compare_experiments(summaries: dict, *, train_split: str, val_split: str) -> pd.DataFrame:
+    """One row per experiment (name -> its summary table) with its headline mIoUs, in %."""
+    splits = {"train": train_split, "val": val_split}
+    rows = []
+    for name, summary in summaries.items():
+        row = {"experiment": name}
+        for column, stage, role, metric in COMPARISON_COLUMNS:
+            hit = summary[(summary["stage"] == stage) & (summary["split"] == splits[role])
+                          & (summary["metric"] == metric)]
+            row[column] = float(hit["value"].iloc[0]) if len(hit) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["experiment"] + [c[0] for c in COMPARISON_COLUMNS])
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
+    """A GitHub Markdown table; floats with `digits` decimals, NaN as an empty cell."""
+    def cell(value):
+        if isinstance(value, float):
+            return "" if value != value else f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(table.columns))) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

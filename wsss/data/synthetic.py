@@ -9,11 +9,16 @@ to solve, so that a demo on it actually demonstrates something:
   texture) plus a small *part* (a "head"/"badge" about 1/3 of the body's
   diameter, a small fraction of the object's pixels). The part alone encodes the
   class: a two-tone badge whose (outer, centre) colours are one of the 20 ordered
-  pairs of 5 saturated hues, drawn in one of 4 shapes (``CLASS_PARTS``). The body's colour/texture distribution is the
-  same for every class, so a classifier needs only the part and a plain CAM
-  lights up only the part, while the mask labels the whole object. This is the
-  "CAM covers only the most discriminative region" problem that PSA /
-  AffinityNet random walks, CRFs and Puzzle-CAM address.
+  pairs of 5 saturated hues, drawn in one of 4 shapes (``CLASS_PARTS``). The body
+  carries only weak class evidence, as the rest of a real object does: its colour
+  is class-independent, and its texture (speckle, stripes or spots) follows the
+  class's texture (``CLASS_BODY_TEXTURE``, shared by a third of the classes) with
+  probability ``body_cue``, else is random. A classifier gets most of what it needs
+  from the part, so a plain CAM peaks on the part while the mask labels the whole
+  object: the "CAM covers only the most discriminative region" problem that PSA /
+  AffinityNet random walks, CRFs, Puzzle-CAM and adversarial erasing address.
+  Because the body is not class-blind, a method that looks beyond the part (a tile
+  without the part, an image with the part erased) still finds some evidence.
 * **Recoverable extent.** The body is still visually separable from the
   background (its colour is chosen away from the local background mean, it has
   its own texture and a darker shaded rim), so affinity/CRF/random-walk
@@ -66,6 +71,9 @@ CLASS_PARTS = {
     name: (*_HUE_PAIRS[i], PART_SHAPES[i % len(PART_SHAPES)])
     for i, name in enumerate(VOC_CLASSES)
 }
+
+#: class name -> body texture kind (0 speckle, 1 stripes, 2 spots), used with probability body_cue.
+CLASS_BODY_TEXTURE = {name: i % 3 for i, name in enumerate(VOC_CLASSES)}
 
 #: class name -> preferred background type (co-occurrence context).
 CLASS_CONTEXT = {
@@ -518,10 +526,9 @@ def _body_colour(rng, background_mean):
     return best
 
 
-def _body_texture(rng, size):
-    """Multiplicative texture field around 0: speckle, stripes or spots (class-independent)."""
+def _body_texture(rng, size, kind):
+    """Multiplicative texture field around 0: speckle (0), stripes (1) or spots (2)."""
     scale = size / 128
-    kind = rng.integers(3)
     if kind == 0:
         return 0.12 * _fine_noise(rng, size, 0.7 * scale)
     if kind == 1:
@@ -534,9 +541,11 @@ def _body_texture(rng, size):
     return np.where(spots, -0.35, 0.0) + 0.04 * _fine_noise(rng, size, 0.6 * scale)
 
 
-def _draw_body(rng, image, geom):
+def _draw_body(rng, image, geom, body_cue):
     colour = _body_colour(rng, image[geom.body].mean(axis=0))
-    texture = _body_texture(rng, image.shape[0])
+    cued = rng.random() < body_cue
+    kind = CLASS_BODY_TEXTURE[VOC_CLASSES[geom.class_index - 1]] if cued else int(rng.integers(3))
+    texture = _body_texture(rng, image.shape[0], kind)
     shade = 0.72 + 0.28 * np.sqrt(np.clip(1 - geom.radius[geom.body] ** 2, 0, 1))
     image[geom.body] = colour * (shade * (1 + texture[geom.body]))[:, None]
 
@@ -559,7 +568,7 @@ def _bbox(mask):
 
 def generate_image(seed: int, split: str, index: int, *, image_size: int = 128,
                    max_objects: int = 3, void_width: int = 2,
-                   context_prob: float = 0.7) -> SyntheticImage:
+                   context_prob: float = 0.7, body_cue: float = 0.8) -> SyntheticImage:
     """Draw image `index` of `split` ('train'/'val'); pure function of its arguments."""
     if split not in SPLIT_CODES:
         raise ValueError(f"split must be one of {sorted(SPLIT_CODES)}, got {split!r}")
@@ -572,7 +581,7 @@ def generate_image(seed: int, split: str, index: int, *, image_size: int = 128,
     image = _BACKGROUND_DRAWERS[background](rng, size).astype(np.float32)
     image = _draw_clutter(rng, image)
     for geom in geometries:
-        _draw_body(rng, image, geom)
+        _draw_body(rng, image, geom, body_cue)
         _draw_part(rng, image, geom)
     image *= rng.uniform(0.93, 1.07)
     image += 0.015 * rng.standard_normal(image.shape, dtype=np.float32)
@@ -642,7 +651,7 @@ def _annotation_xml(image_id: str, sample: SyntheticImage) -> str:
 
 
 def _check_arguments(seed, n_train, n_val, image_size, max_objects, void_width,
-                     context_prob, jpeg_quality):
+                     context_prob, body_cue, jpeg_quality):
     checks = [
         (isinstance(seed, (int, np.integer)) and seed >= 0, f"seed must be an int >= 0, got {seed!r}"),
         (n_train >= 0 and n_val >= 0, f"n_train/n_val must be >= 0, got {n_train}/{n_val}"),
@@ -650,6 +659,7 @@ def _check_arguments(seed, n_train, n_val, image_size, max_objects, void_width,
         (max_objects >= 1, f"max_objects must be >= 1, got {max_objects}"),
         (void_width >= 0, f"void_width must be >= 0, got {void_width}"),
         (0.0 <= context_prob <= 1.0, f"context_prob must be in [0, 1], got {context_prob}"),
+        (0.0 <= body_cue <= 1.0, f"body_cue must be in [0, 1], got {body_cue}"),
         (1 <= jpeg_quality <= 100, f"jpeg_quality must be in [1, 100], got {jpeg_quality}"),
     ]
     for ok, message in checks:
@@ -659,7 +669,7 @@ def _check_arguments(seed, n_train, n_val, image_size, max_objects, void_width,
 
 def generate_synthetic_voc(root, *, seed: int = 0, n_train: int = 400, n_val: int = 100,
                            image_size: int = 128, max_objects: int = 3, void_width: int = 2,
-                           context_prob: float = 0.7, jpeg_quality: int = 95,
+                           context_prob: float = 0.7, body_cue: float = 0.8, jpeg_quality: int = 95,
                            progress: bool = True) -> dict:
     """Write a synthetic VOC2012-layout dataset under `root` and return a summary dict.
 
@@ -670,7 +680,7 @@ def generate_synthetic_voc(root, *, seed: int = 0, n_train: int = 400, n_val: in
     from tqdm import tqdm
 
     _check_arguments(seed, n_train, n_val, image_size, max_objects, void_width,
-                     context_prob, jpeg_quality)
+                     context_prob, body_cue, jpeg_quality)
     root = Path(root)
     dirs = {name: root / name for name in ("JPEGImages", "SegmentationClass", "Annotations")}
     sets_dir = root / "ImageSets" / "Segmentation"
@@ -686,7 +696,7 @@ def generate_synthetic_voc(root, *, seed: int = 0, n_train: int = 400, n_val: in
     for split, index in tqdm(jobs, disable=not progress, desc="synthetic VOC", unit="img"):
         sample = generate_image(seed, split, index, image_size=image_size,
                                 max_objects=max_objects, void_width=void_width,
-                                context_prob=context_prob)
+                                context_prob=context_prob, body_cue=body_cue)
         image_id = f"{split}_{index:05d}"
         _write_jpeg(dirs["JPEGImages"] / f"{image_id}.jpg", sample.image, jpeg_quality)
         write_label_png(dirs["SegmentationClass"] / f"{image_id}.png", sample.labels)

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .gradcam import class_attention
+
 EPS = 1e-5
 
 
@@ -53,10 +55,11 @@ def strided_size(size: tuple[int, int], stride: int) -> tuple[int, int]:
 
 
 @torch.inference_mode()
-def multi_scale_class_maps(model, images: torch.Tensor, scales, flip: bool, out_sizes):
+def multi_scale_class_maps(model, images: torch.Tensor, scales, flip: bool, out_sizes, attention: str = "cam"):
     """Sum over scales (and horizontal flips) of ReLU'd class maps, resampled to each size in out_sizes.
 
-    images: (B, 3, H, W) normalised, all one size. Returns one (B, C, h, w) tensor per out size.
+    images: (B, 3, H, W) normalised, all one size. attention: "cam" (the head on the features) or
+    "gradcam" (wsss.methods.gradcam). Returns one (B, C, h, w) tensor per out size.
     """
     height, width = images.shape[-2:]
     batch = images.shape[0]
@@ -66,7 +69,7 @@ def multi_scale_class_maps(model, images: torch.Tensor, scales, flip: bool, out_
         x = images if scale == 1.0 else F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         if flip:
             x = torch.cat([x, x.flip(-1)])
-        maps = F.relu(model.class_maps(x))  # (B or 2B, C, h_s, w_s)
+        maps = F.relu(class_attention(model, x, attention))  # (B or 2B, C, h_s, w_s)
         if flip:
             maps = maps[:batch] + maps[batch:].flip(-1)
         for i, out_size in enumerate(out_sizes):
@@ -75,13 +78,14 @@ def multi_scale_class_maps(model, images: torch.Tensor, scales, flip: bool, out_
     return totals
 
 
-def image_cams(model, images: torch.Tensor, keys_per_image, *, scales, flip: bool, stride: int):
+def image_cams(model, images: torch.Tensor, keys_per_image, *, scales, flip: bool, stride: int,
+               attention: str = "cam"):
     """Max-normalised CAMs of each image's labelled classes, at network stride and image resolution.
 
     Returns a list (one per image) of (cam (K, h, w), high_res (K, H, W)) float32 numpy arrays.
     """
     size = tuple(images.shape[-2:])
-    low, high = multi_scale_class_maps(model, images, scales, flip, [strided_size(size, stride), size])
+    low, high = multi_scale_class_maps(model, images, scales, flip, [strided_size(size, stride), size], attention)
     out = []
     for b, keys in enumerate(keys_per_image):
         index = torch.as_tensor(np.asarray(keys, dtype=np.int64) - 1, device=images.device)

@@ -27,7 +27,7 @@ def same_size_batches(dataset, indices, batch_size: int):
 
 
 def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scales, flip: bool,
-                    batch_size: int, device, progress: bool = True) -> dict:
+                    batch_size: int, device, attention: str = "cam", progress: bool = True) -> dict:
     """Compute and store CAMs (stride and image resolution) of each row's labelled classes.
 
     Resumes from a partial cache made with the same attributes. Returns counts, including the
@@ -45,7 +45,8 @@ def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scale
         for batch in same_size_batches(dataset, todo, batch_size):
             images = torch.stack([to_tensor(item["image"], mean, std) for item in batch]).to(device)
             for item, (cam, high_res) in zip(batch, image_cams(model, images, [b["keys"] for b in batch],
-                                                              scales=scales, flip=flip, stride=stride)):
+                                                              scales=scales, flip=flip, stride=stride,
+                                                              attention=attention)):
                 zero = [int(k) for k, m in zip(item["keys"], high_res) if not np.any(m > 0)]
                 if zero:
                     empty[item["image_id"]] = zero

@@ -14,9 +14,9 @@ def labels_at(labels: torch.Tensor, size) -> torch.Tensor:
 
 
 def affinity_batch_loss(radius: int):
-    """A loss_fn(model, (images, labels)) for the training loop."""
+    """A loss_fn(model, (images, labels), step) for the training loop."""
 
-    def loss_fn(model, batch):
+    def loss_fn(model, batch, step):
         images, labels = batch
         features = model(images)  # (B, 448, h, w)
         fg_pos, bg_pos, neg = pair_labels(labels_at(labels, features.shape[-2:]), radius)

@@ -27,6 +27,19 @@ class TrainingError(WSSSError):
     """Training cannot go on (e.g. a non-finite loss); the last good checkpoint is kept."""
 
 
+@dataclass(frozen=True)
+class Step:
+    """Where training is: the global iteration (0-based) out of total; loss schedules read it."""
+
+    iteration: int
+    total: int
+
+    @property
+    def progress(self) -> float:
+        """Fraction of training done before this step, in [0, 1)."""
+        return self.iteration / max(self.total, 1)
+
+
 @dataclass
 class Schedule:
     """Optimiser and learning-rate schedule: SGD (momentum) or Adam, poly decay lr*(1 - it/total)^power."""
@@ -76,7 +89,8 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
         progress: bool = True, on_epoch_end: Callable | None = None) -> list[dict]:
     """Train model on dataset for schedule.epochs, resuming from state_path when its digest matches.
 
-    loss_fn(model, batch) -> (loss, {name: float}) computes one batch's loss. Returns the loss
+    loss_fn(model, batch, step) -> (loss, {name: float}) computes one batch's loss; step is a Step
+    (iteration, total) for losses with schedules (Puzzle-CAM's alpha ramp, EADER's alternation). Returns the loss
     history (one dict of epoch means per epoch). A NaN/Inf loss raises TrainingError naming the step.
     """
     state_path = Path(state_path)
@@ -109,7 +123,7 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
             iteration = epoch * steps_per_epoch + step
             poly_lr(optimizer, iteration, total, schedule.poly_power)
             batch = [b.to(device, non_blocking=True) if torch.is_tensor(b) else b for b in batch]
-            loss, parts = loss_fn(model, batch)
+            loss, parts = loss_fn(model, batch, Step(iteration, total))
             if not math.isfinite(loss.item()):
                 raise TrainingError(
                     f"non-finite loss ({loss.item()}) at epoch {epoch + 1} step {step + 1} "

@@ -1,0 +1,100 @@
+"""EADER: end-to-end adversarial erasing (Stammes, Runia, Hofmann, Ghafoorian, 2021).
+
+A localizer (a CAM classifier) and an adversarial classifier train in turns, `switch_every` steps
+each, the localizer first. For every (image, labelled class) pair the localizer's attention A (its
+CAM or Grad-CAM for that class, ReLU'd, max-normalised, at image size) gives a soft mask
+M = sigmoid(omega * (A - sigma)); the adversary sees the image with the object erased, x * (1 - M).
+- Adversary step: it learns to classify the erased images (BCE against the image's own labels).
+- Localizer step: BCE on the image + alpha * (the adversary's probability for the erased class:
+  attention mining, which pushes A to cover all the evidence) + beta * mean(A) (keeps A small).
+Gradients reach only the network whose turn it is; CAMs for later stages come from the localizer.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .cam import max_normalise
+from .gradcam import gradcam_maps
+
+
+def soft_mask(attention: torch.Tensor, omega: float = 100.0, sigma: float = 0.5) -> torch.Tensor:
+    """sigmoid(omega * (A - sigma)): a differentiable threshold of a normalised attention map."""
+    return torch.sigmoid(omega * (attention - sigma))
+
+
+def erase(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """images * (1 - mask): (N, C, H, W) normalised images, (N, 1, H, W) masks in [0, 1].
+
+    Erased pixels become 0, the dataset mean colour after normalisation.
+    """
+    return images * (1.0 - mask)
+
+
+def labelled_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image index, class index) of every positive label in a (B, C) multi-hot matrix."""
+    image_index, class_index = labels.nonzero(as_tuple=True)
+    return image_index, class_index
+
+
+def phase(iteration: int, switch_every: int) -> str:
+    """'localizer' for the first switch_every iterations, then 'adversary', and so on in turns."""
+    return "localizer" if (iteration // switch_every) % 2 == 0 else "adversary"
+
+
+def pair_class_maps(features: torch.Tensor, cams: torch.Tensor, logits: torch.Tensor,
+                    image_index: torch.Tensor, class_index: torch.Tensor, method: str) -> torch.Tensor:
+    """Raw attention of each (image, class) pair, (N, h, w): its CAM, or its Grad-CAM.
+
+    The Grad-CAM keeps the gradient's graph so the localizer learns through it; for a GAP + linear
+    head it equals ReLU(CAM) / (h*w), the same map once max-normalised.
+    """
+    if method == "cam":
+        return cams[image_index, class_index]
+    if method != "gradcam":
+        raise ValueError(f"unknown attention {method!r} (expected 'cam' or 'gradcam')")
+    classes = class_index.unique()
+    maps = gradcam_maps(features, logits, classes.tolist(), create_graph=True)  # (B, len(classes), h, w)
+    return maps[image_index, torch.searchsorted(classes, class_index)]
+
+
+def normalised_attention(maps: torch.Tensor, size) -> torch.Tensor:
+    """(N, h, w) raw maps -> (N, 1, H, W): ReLU, max-normalised, bilinearly resized to the image."""
+    return F.interpolate(max_normalise(maps)[:, None], size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def attention_mining_loss(adversary_logits: torch.Tensor, class_index: torch.Tensor) -> torch.Tensor:
+    """Mean adversary probability of each erased pair's own class: high when erasing missed evidence."""
+    return torch.sigmoid(adversary_logits.gather(1, class_index[:, None])).mean()
+
+
+@contextmanager
+def frozen(module: nn.Module):
+    """Run a forward pass whose graph gives this module's parameters no gradient."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+class LocalizerAdversary(nn.Module):
+    """The two EADER networks, trained with one optimiser whose groups only step on their turn."""
+
+    def __init__(self, localizer: nn.Module, adversary: nn.Module) -> None:
+        super().__init__()
+        self.localizer = localizer
+        self.adversary = adversary
+
+    def param_groups(self, lr: float, adversary_lr: float) -> list[dict]:
+        """The localizer's groups at lr, the adversary's at adversary_lr (names prefixed)."""
+        groups = [{**g, "name": f"localizer_{g['name']}"} for g in self.localizer.param_groups(lr)]
+        groups += [{**g, "name": f"adversary_{g['name']}"} for g in self.adversary.param_groups(adversary_lr)]
+        return groups
