@@ -20,6 +20,7 @@ include: "rules/affinity.smk"
 include: "rules/random_walk.smk"
 include: "rules/segmentation.smk"
 include: "rules/summary.smk"
+include: "rules/localization.smk"
 
 
 rule all:

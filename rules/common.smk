@@ -17,6 +17,25 @@ def deep_merge(base, overrides):
     return merged
 
 
+def add_sweep_experiments():
+    """Add one experiment per value of every sweep to config['experiments']; return their names."""
+    names = []
+    for sweep_name, sweep in config["sweeps"].items():
+        if sweep["base"] not in config["experiments"]:
+            raise WorkflowError(f"config key sweeps.{sweep_name}.base: {sweep['base']!r} is not an experiment")
+        path = sweep["key"].split(".")
+        for value in sweep["values"]:
+            overrides = copy.deepcopy(config["experiments"][sweep["base"]] or {})
+            node = overrides
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+            name = f"{sweep['base']}@{path[-1]}={value}"
+            config["experiments"][name] = overrides
+            names.append(name)
+    return names
+
+
 def experiment_configs():
     """Experiment name -> the whole config with its overrides merged, validated against the schema."""
     base = {key: value for key, value in config.items() if key != "experiments"}
@@ -32,13 +51,36 @@ def experiment_configs():
     return merged
 
 
+def drop_duplicate_sweeps(merged, sweep_names):
+    """Sweep experiments whose merged config equals another experiment's are replaced by that one
+    (e.g. the sweep's default value), so no network is trained twice. Returns the kept names."""
+    kept = []
+    for name in sweep_names:
+        same = [other for other in merged if other != name and other not in sweep_names
+                and {**merged[other], "experiments": None} == {**merged[name], "experiments": None}]
+        if same:
+            del merged[name], config["experiments"][name]
+            kept.append(same[0])
+        else:
+            kept.append(name)
+    return kept
+
+
 DATASET = config["dataset"]["name"]
-EXPERIMENTS = list(config["experiments"])
+SWEEP_EXPERIMENTS = add_sweep_experiments()
 EXPERIMENT_CONFIG = experiment_configs()
+SWEEP_EXPERIMENTS = drop_duplicate_sweeps(EXPERIMENT_CONFIG, SWEEP_EXPERIMENTS)
+EXPERIMENTS = list(config["experiments"])
 RUN_EXPERIMENTS = EXPERIMENTS if config["run_experiments"] is None else list(config["run_experiments"])
 for _name in RUN_EXPERIMENTS:
     if _name not in EXPERIMENTS:
         raise WorkflowError(f"config key run_experiments: {_name!r} is not one of the experiments {EXPERIMENTS}")
+LOCALIZATION_EXPERIMENTS = list(dict.fromkeys(
+    (EXPERIMENTS if config["localization"]["experiments"] is None else config["localization"]["experiments"])
+    + SWEEP_EXPERIMENTS))
+for _name in LOCALIZATION_EXPERIMENTS:
+    if _name not in EXPERIMENTS:
+        raise WorkflowError(f"config key localization.experiments: {_name!r} is not one of the experiments {EXPERIMENTS}")
 EVAL_SPLITS = list(config["dataset"]["eval_splits"])
 ALL_SPLITS = list(config["dataset"]["splits"])
 TRAIN_SPLIT = config["dataset"]["train_split"]

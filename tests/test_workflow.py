@@ -109,3 +109,20 @@ def test_an_invalid_experiment_override_names_the_experiment_and_key(finished_ru
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert "experiments.bad" in text and "cutmix" in text
+
+
+def test_localization_table_and_a_sweep_value_reruns_only_its_experiment(finished_run):
+    snakemake(finished_run, "localization")
+    table = pd.read_csv(finished_run / "results/synthetic/localization.tsv", sep="\t")
+    assert table["experiment"].tolist() == ["cam", "cam+gradcam", "cam+entropy@lambda=0.001"]
+    metrics = table.drop(columns="experiment")
+    assert metrics.notna().all().all() and ((metrics >= 0) & (metrics <= 100)).all().all()
+    # Grad-CAM of a GAP + linear head is CAM / (h w): the same maps once normalised, the same boxes
+    cam, gradcam = table.iloc[0], table.iloc[1]
+    assert abs(cam["max_box_acc_v2"] - gradcam["max_box_acc_v2"]) < 1.0
+    assert abs(cam["gt_known_loc"] - gradcam["gt_known_loc"]) < 1.0
+    sweep = {"entropy_lambda": {"base": "cam+entropy", "key": "classifier.entropy.lambda", "values": [1.0e-3, 1.0e-5]}}
+    write_config(finished_run, {"sweeps": sweep})
+    assert planned_jobs(finished_run, "localization") == {
+        "train_classifier": 1, "make_cams": 1, "evaluate_localization": 1, "localization_table": 1, "localization": 1}
+    write_config(finished_run)

@@ -13,6 +13,8 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 #: The embedded default shrunk so the whole DAG runs in well under a minute on 2 cores.
 TINY = {
     "run_experiments": ["cam"],
+    "localization": {"experiments": ["cam", "cam+gradcam"], "cam_threshold_step": 0.05, "threads": 1},
+    "sweeps": {"entropy_lambda": {"base": "cam+entropy", "key": "classifier.entropy.lambda", "values": [1.0e-3]}},
     "synthetic": {"n_train": 16, "n_val": 8, "image_size": 64},
     "classifier": {"epochs": 1, "batch_size": 8, "crop_size": 64, "threads": 1, "eader": {"switch_every": 1}},
     "cams": {"scales": [1.0, 0.5], "threads": 1},
@@ -45,9 +47,9 @@ def snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.Comple
     return result
 
 
-def planned_jobs(folder: Path) -> dict[str, int]:
-    """Rule -> job count that a dry run would execute now (empty when nothing is to do)."""
-    out = snakemake(folder, "-n", "--quiet", "rules")
+def planned_jobs(folder: Path, *targets: str) -> dict[str, int]:
+    """Rule -> job count that a dry run (of the default target, or targets) would execute now."""
+    out = snakemake(folder, *targets, "-n", "--quiet", "rules")
     text = out.stdout + out.stderr
     jobs = {}
     for name, count in re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M):

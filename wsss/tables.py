@@ -75,3 +75,13 @@ def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(table.columns))) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+LOCALIZATION_COLUMNS = ("top1_cls", "top1_loc", "gt_known_loc", "max_box_acc_v2", "mpxap")
+
+
+def localization_table(summaries: dict) -> pd.DataFrame:
+    """One row per experiment (name -> its evaluate_localization summary) with the WSOL metrics, in %."""
+    rows = [{"experiment": name, **{c: float(summary[c].iloc[0]) for c in LOCALIZATION_COLUMNS}}
+            for name, summary in summaries.items()]
+    return pd.DataFrame(rows, columns=["experiment", *LOCALIZATION_COLUMNS])

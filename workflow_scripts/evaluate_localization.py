@@ -1,0 +1,22 @@
+"""Rule evaluate_localization: Top-1 Cls/Loc, GT-known Loc, MaxBoxAccV2 and mPxAP of an experiment's CAMs."""
+
+import numpy as np
+
+from wsss.data.labels import load_split
+from wsss.models.loading import load_classifier
+from wsss.runtime import job_logger, resolve_device, set_threads
+from wsss.stages.evaluate_localization import evaluate_localization
+
+log = job_logger(snakemake.log[0], "evaluate_localization")
+set_threads(snakemake.threads)
+cfg = snakemake.params.localization
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
+model = load_classifier(snakemake.input.model, device)
+summary, per_class = evaluate_localization(
+    model, snakemake.input.cams, snakemake.params.root, list(rows["image_id"]),
+    box_fraction=cfg["box_fraction"], cam_thresholds=np.arange(0, 1, cfg["cam_threshold_step"]),
+    iou_thresholds=cfg["iou_thresholds"], device=device)
+summary.to_csv(snakemake.output.summary, sep="\t", index=False, float_format="%.4f")
+per_class.to_csv(snakemake.output.per_class, sep="\t", index=False, float_format="%.4f")
+log.info("\n%s", summary.to_string(index=False))
