@@ -26,3 +26,12 @@ def test_cams_to_labels_uses_keys_and_threshold():
 def test_strided_size_rounds_up():
     assert strided_size((375, 500), 16) == (24, 32)
     assert strided_size((128, 128), 8) == (16, 16)
+
+
+def test_part_body_coverage_counts_pixels_at_or_above_the_threshold():
+    from wsss.metrics.part_coverage import part_body_coverage
+
+    cam = np.array([[1.0, 0.5], [0.29, 0.3]])
+    part = np.array([[True, False], [False, False]])
+    body = np.array([[False, True], [True, True]])
+    assert part_body_coverage(cam, part, body, 0.3) == (1, 1, 2, 3)

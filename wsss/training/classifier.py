@@ -27,16 +27,23 @@ def classification_loss(logits, labels):
     return F.multilabel_soft_margin_loss(logits, labels)
 
 
+def _erased_pairs(features, cams, logits, images, labels, cfg):
+    """EADER's erasing: each (image, class) pair's image with the localizer's attention masked out.
+
+    Returns (erased images (N, 3, H, W), class index (N,), image index (N,), attention (N, 1, H, W)).
+    """
+    image_index, class_index = eader_method.labelled_pairs(labels)
+    maps = eader_method.pair_class_maps(features, cams, logits, image_index, class_index, cfg["attention"])
+    attention = eader_method.normalised_attention(maps, images.shape[-2:])
+    mask = eader_method.soft_mask(attention, cfg["omega"], cfg["sigma"])
+    return eader_method.erase(images[image_index], mask), class_index, image_index, attention
+
+
 def _adversary_loss(model, images, labels, cfg):
     """EADER's adversary turn: classify images erased by the (fixed) localizer's attention."""
-    image_index, class_index = eader_method.labelled_pairs(labels)
-    localizer = model.localizer
-    features = localizer.features(images)
-    cams = localizer.head(features)
-    maps = eader_method.pair_class_maps(features, cams, cams.mean(dim=(2, 3)), image_index, class_index,
-                                        cfg["attention"])
-    attention = eader_method.normalised_attention(maps, images.shape[-2:])
-    erased = eader_method.erase(images[image_index], eader_method.soft_mask(attention, cfg["omega"], cfg["sigma"]))
+    features = model.localizer.features(images)
+    cams = model.localizer.head(features)
+    erased, _, image_index, _ = _erased_pairs(features, cams, cams.mean(dim=(2, 3)), images, labels, cfg)
     loss = classification_loss(model.adversary(erased.detach()), labels[image_index])
     return loss, {"adversary": loss.item()}
 
@@ -79,12 +86,9 @@ def classifier_loss(methods, puzzle: dict | None = None, eader: dict | None = No
                 loss = loss + alpha * re
                 parts.update(re=re.item(), alpha=alpha)
         if use_eader:
-            image_index, class_index = eader_method.labelled_pairs(labels)
-            maps = eader_method.pair_class_maps(features, cams, logits, image_index, class_index, eader["attention"])
-            attention = eader_method.normalised_attention(maps, images.shape[-2:])
-            mask = eader_method.soft_mask(attention, eader["omega"], eader["sigma"])
+            erased, class_index, _, attention = _erased_pairs(features, cams, logits, images, labels, eader)
             with eader_method.frozen(model.adversary):
-                adversary_logits = model.adversary(eader_method.erase(images[image_index], mask))
+                adversary_logits = model.adversary(erased)
             mining = eader_method.attention_mining_loss(adversary_logits, class_index)
             area = attention.mean()
             loss = loss + eader["alpha"] * mining + eader["beta"] * area
