@@ -100,3 +100,17 @@ def test_inputs_fingerprint_follows_folder_content(tmp_path):
     assert before == inputs_fingerprint([tmp_path / "labels.tsv", tmp_path / "masks"])  # order-free
     (tmp_path / "masks" / "a.png").write_bytes(b"2")  # new pseudo masks: the old state must not resume
     assert inputs_fingerprint([tmp_path / "masks", tmp_path / "labels.tsv"]) != before
+
+
+def test_a_part_reported_on_some_steps_is_averaged_over_those_steps(tmp_path):
+    seen = []
+
+    def alternating(model, batch, step):
+        loss, _ = mse(model, batch)
+        seen.append(step.iteration)
+        # 3 steps per epoch: iterations 0 and 2 report 'turn' = iteration + 1, iteration 1 does not
+        return loss, ({"turn": float(step.iteration + 1)} if step.iteration % 2 == 0 else {})
+
+    _, history = train(tmp_path / "s.pt", epochs=1, loss_fn=alternating)
+    assert seen == [0, 1, 2]
+    assert history[0]["turn"] == pytest.approx((1 + 3) / 2)  # not (1 + 3) / 3

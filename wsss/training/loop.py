@@ -91,7 +91,7 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
 
     loss_fn(model, batch, step) -> (loss, {name: float}) computes one batch's loss; step is a Step
     (iteration, total) for losses with schedules (Puzzle-CAM's alpha ramp, EADER's alternation). Returns the loss
-    history (one dict of epoch means per epoch). A NaN/Inf loss raises TrainingError naming the step.
+    history (one dict per epoch: each part's mean over the steps that reported it). A NaN/Inf loss raises TrainingError naming the step.
     """
     state_path = Path(state_path)
     model.to(device)
@@ -118,6 +118,7 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
         batches = [order[i * schedule.batch_size:(i + 1) * schedule.batch_size] for i in range(steps_per_epoch)]
         loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers)
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}  # steps that reported each part (EADER's turns report different parts)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", disable=not progress, mininterval=5)
         for step, batch in enumerate(bar):
             iteration = epoch * steps_per_epoch + step
@@ -134,8 +135,9 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
             optimizer.step()
             for name, value in {"loss": loss.item(), **parts}.items():
                 sums[name] = sums.get(name, 0.0) + float(value)
+                counts[name] = counts.get(name, 0) + 1
             bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-        means = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}}
+        means = {"epoch": epoch + 1, **{k: v / counts[k] for k, v in sums.items()}}
         history.append(means)
         log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in means.items()))
         save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
