@@ -71,16 +71,20 @@ SWEEP_EXPERIMENTS = add_sweep_experiments()
 EXPERIMENT_CONFIG = experiment_configs()
 SWEEP_EXPERIMENTS = drop_duplicate_sweeps(EXPERIMENT_CONFIG, SWEEP_EXPERIMENTS)
 EXPERIMENTS = list(config["experiments"])
-RUN_EXPERIMENTS = EXPERIMENTS if config["run_experiments"] is None else list(config["run_experiments"])
-for _name in RUN_EXPERIMENTS:
-    if _name not in EXPERIMENTS:
-        raise WorkflowError(f"config key run_experiments: {_name!r} is not one of the experiments {EXPERIMENTS}")
+
+
+def chosen_experiments(names, key):
+    """The experiments a config key lists (None = all of them), each checked to exist."""
+    names = EXPERIMENTS if names is None else list(names)
+    for name in names:
+        if name not in EXPERIMENTS:
+            raise WorkflowError(f"config key {key}: {name!r} is not one of the experiments {EXPERIMENTS}")
+    return names
+
+
+RUN_EXPERIMENTS = chosen_experiments(config["run_experiments"], "run_experiments")
 LOCALIZATION_EXPERIMENTS = list(dict.fromkeys(
-    (EXPERIMENTS if config["localization"]["experiments"] is None else config["localization"]["experiments"])
-    + SWEEP_EXPERIMENTS))
-for _name in LOCALIZATION_EXPERIMENTS:
-    if _name not in EXPERIMENTS:
-        raise WorkflowError(f"config key localization.experiments: {_name!r} is not one of the experiments {EXPERIMENTS}")
+    chosen_experiments(config["localization"]["experiments"], "localization.experiments") + SWEEP_EXPERIMENTS))
 EVAL_SPLITS = list(config["dataset"]["eval_splits"])
 ALL_SPLITS = list(config["dataset"]["splits"])
 TRAIN_SPLIT = config["dataset"]["train_split"]
@@ -123,11 +127,7 @@ def classifier_section(experiment):
     cfg = section(experiment, "classifier")
     for method in ("puzzle", "eader", "entropy", "label_smoothing", "confidence_penalty"):
         if method not in cfg["methods"]:
-            cfg.pop(method)
-    regularisers = [m for m in cfg["methods"] if m in ("entropy", "label_smoothing", "confidence_penalty")]
-    if len(regularisers) > 1:
-        raise WorkflowError(f"config key experiments.{experiment}: classifier.methods lists {regularisers}; "
-                            "at most one regulariser of the logits at a time")
+            cfg.pop(method)  # (the schema allows at most one of the three regularisers)
     if "puzzle" in cfg:
         rows, cols = cfg["puzzle"]["grid"]
         if cfg["crop_size"] % rows or cfg["crop_size"] % cols:

@@ -64,6 +64,17 @@ def compare_experiments(summaries: dict, *, train_split: str, val_split: str) ->
     return pd.DataFrame(rows, columns=["experiment"] + [c[0] for c in COMPARISON_COLUMNS])
 
 
+def read_summaries(names, paths) -> dict:
+    """{experiment name: its TSV table}, in the given order."""
+    return {name: pd.read_csv(path, sep="\t") for name, path in zip(names, paths)}
+
+
+def write_table(table: pd.DataFrame, tsv_path, markdown_path) -> None:
+    """A comparison table as TSV (2 decimals) and as Markdown."""
+    table.to_csv(tsv_path, sep="\t", index=False, float_format="%.2f")
+    Path(markdown_path).write_text(to_markdown(table))
+
+
 def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
     """A GitHub Markdown table; floats with `digits` decimals, NaN as an empty cell."""
     def cell(value):
