@@ -43,7 +43,7 @@ rule evaluate_affinity_labels:
 rule train_affinitynet:
     input:
         affinity_labels=results(f"{{dataset}}/{{experiment}}/affinity_labels/{TRAIN_SPLIT}"),
-        classifier=results("{dataset}/{experiment}/classifier/model.pt"),
+        classifier=classifier_model,
         labels=results("{dataset}/labels.tsv"),
         code=code("models/affinitynet.py", "refine/pairs.py", "training/affinitynet.py", "training/loop.py"),
     output:

@@ -3,7 +3,7 @@
 
 rule make_cams:
     input:
-        model=results("{dataset}/{experiment}/classifier/model.pt"),
+        model=classifier_model,
         labels=results("{dataset}/labels.tsv"),
         code=code("methods/cam.py", "methods/gradcam.py", "io/h5cache.py", "stages/make_cams.py"),
     output:

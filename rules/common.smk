@@ -1,5 +1,6 @@
 # Path helpers and config lookups shared by every rule file. No side effects.
 import copy
+import json
 import re
 
 from snakemake.exceptions import WorkflowError
@@ -148,10 +149,41 @@ def segmentation_masks(wildcards):
     return [results(f"{wildcards.dataset}/{wildcards.experiment}/pseudo_masks/{TRAIN_SPLIT}")]
 
 
+def first_equal(experiment, key):
+    """The first experiment, in config order, whose key(name) equals this one's: a stage that depends only
+    on that key is built once, under that experiment's folder, and shared (adding an experiment at the
+    end of the list therefore never moves a shared stage)."""
+    mine = key(experiment)
+    return next(name for name in EXPERIMENTS if key(name) == mine)
+
+
+def classifier_key(experiment):
+    return json.dumps(classifier_section(experiment), sort_keys=True)
+
+
+def upper_bound_key(experiment):
+    """What the fully supervised segmenter depends on: its settings, the CRF, and the classifier it may start from."""
+    segmentation = section(experiment, "segmentation")
+    init = classifier_key(experiment) if segmentation["init_from_classifier"] else None
+    return json.dumps([segmentation, section(experiment, "crf"), init], sort_keys=True)
+
+
+def classifier_model(wildcards):
+    """The experiment's classifier; experiments with equal classifier settings share one."""
+    owner = first_equal(wildcards.experiment, classifier_key)
+    return results(f"{wildcards.dataset}/{owner}/classifier/model.pt")
+
+
+def upper_bound_scores(wildcards):
+    """The fully supervised upper bound on val; experiments with equal segmentation settings share one."""
+    owner = first_equal(wildcards.experiment, upper_bound_key)
+    return results(f"{wildcards.dataset}/{owner}/eval/segmentation_gt_{VAL_SPLIT}.tsv")
+
+
 def segmenter_init(wildcards):
     """The classifier whose backbone initialises the segmenter, when configured."""
     if section(wildcards.experiment, "segmentation")["init_from_classifier"]:
-        return [results(f"{wildcards.dataset}/{wildcards.experiment}/classifier/model.pt")]
+        return [classifier_model(wildcards)]
     return []
 
 

@@ -3,7 +3,7 @@
 
 rule evaluate_localization:
     input:
-        model=results("{dataset}/{experiment}/classifier/model.pt"),
+        model=classifier_model,
         cams=results("{dataset}/{experiment}/cams/{split}.h5"),
         labels=results("{dataset}/labels.tsv"),
         code=code("metrics/wsol.py", "methods/boxes.py", "stages/evaluate_localization.py"),

@@ -7,7 +7,7 @@ rule summarise_experiment:
         affinity_labels=results(f"{{dataset}}/{{experiment}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv"),
         pseudo_masks=results(f"{{dataset}}/{{experiment}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"),
         segmentation=results(f"{{dataset}}/{{experiment}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"),
-        upper_bound=results(f"{{dataset}}/{{experiment}}/eval/segmentation_gt_{VAL_SPLIT}.tsv"),
+        upper_bound=upper_bound_scores,
     output:
         summary=report(
             results("{dataset}/{experiment}/summary.tsv"),

@@ -102,6 +102,15 @@ def test_adding_an_experiment_reruns_nothing_of_the_others(finished_run):
     snakemake(finished_run)
 
 
+def test_experiments_share_an_upper_bound_that_does_not_depend_on_their_classifier(finished_run):
+    # the tiny config starts the segmenters from the classifier, so each experiment has its own upper bound;
+    # starting from ImageNet instead, puzzle's upper bound is cam's (one gt segmenter for both)
+    write_config(finished_run, {"run_experiments": ["cam", "puzzle"], "segmentation": {"init_from_classifier": False}})
+    jobs = planned_jobs(finished_run)
+    write_config(finished_run)
+    assert jobs["train_segmenter"] == 3 and jobs["segment_images"] == 3
+
+
 def test_an_invalid_experiment_override_names_the_experiment_and_key(finished_run):
     write_config(finished_run, {"experiments": {"bad": {"classifier": {"methods": ["cutmix"]}}}})
     out = snakemake(finished_run, "-n", check=False)
@@ -119,6 +128,7 @@ def test_localization_table_and_a_sweep_value_reruns_only_its_experiment(finishe
     assert metrics.notna().all().all() and ((metrics >= 0) & (metrics <= 100)).all().all()
     # Grad-CAM of a GAP + linear head is CAM / (h w): the same maps once normalised, the same boxes
     cam, gradcam = table.iloc[0], table.iloc[1]
+    assert not (finished_run / "results/synthetic/cam+gradcam/classifier").exists()  # cam's classifier, shared
     assert abs(cam["max_box_acc_v2"] - gradcam["max_box_acc_v2"]) < 1.0
     assert abs(cam["gt_known_loc"] - gradcam["gt_known_loc"]) < 1.0
     sweep = {"entropy_lambda": {"base": "cam+entropy", "key": "classifier.entropy.lambda", "values": [1.0e-3, 1.0e-5]}}
