@@ -24,10 +24,16 @@ include: "rules/localization.smk"
 
 
 rule all:
+    """Every run experiment's summary and their comparison; for wsolevaluation data (no class masks),
+    the localization table instead."""
     default_target: True
     input:
-        summaries=expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=RUN_EXPERIMENTS),
-        comparison=results(f"{DATASET}/experiments.tsv"),
+        (
+            [results(f"{DATASET}/localization.tsv")]
+            if IS_WSOL
+            else expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=RUN_EXPERIMENTS)
+            + [results(f"{DATASET}/experiments.tsv")]
+        ),
 
 
 onsuccess:

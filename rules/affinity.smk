@@ -6,6 +6,7 @@ rule make_affinity_labels:
         cams=results("{dataset}/{experiment}/cams/{split}.h5"),
         labels=results("{dataset}/labels.tsv"),
         code=code("refine/affinity_labels.py", "refine/crf.py", "stages/make_affinity_labels.py"),
+        masks=needs_masks("make_affinity_labels (the refinement branch)"),
     output:
         labels=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
     log:

@@ -31,6 +31,7 @@ rule evaluate_cams:
         cams=results("{dataset}/{experiment}/cams/{split}.h5"),
         labels=results("{dataset}/labels.tsv"),
         code=code("metrics/miou.py", "methods/cam.py", "stages/evaluate_cams.py"),
+        masks=needs_masks("evaluate_cams (CAM mIoU)"),
     output:
         sweep=results("{dataset}/{experiment}/eval/cams_{split}_sweep.tsv"),
         summary=results("{dataset}/{experiment}/eval/cams_{split}.tsv"),

@@ -19,6 +19,7 @@ rule train_classifier:
         split=TRAIN_SPLIT,
         classifier=lambda wildcards: classifier_section(wildcards.experiment),
         seed=config["seed"],
+        multilabel=MULTILABEL,
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
         state=lambda wildcards: results(f"{wildcards.dataset}/{wildcards.experiment}/.state/train_classifier.pt"),

@@ -105,17 +105,51 @@ def results(path):
 
 
 def data_root():
-    """The VOC-layout root: generated for the synthetic dataset, given in config for real VOC."""
-    if config["dataset"]["kind"] == "synthetic":
+    """The VOC-layout root (generated for the synthetic dataset, given in config for real VOC), or for a
+    wsolevaluation dataset the dict wsss.data.layouts.open_layout reads."""
+    kind = config["dataset"]["kind"]
+    if kind == "synthetic":
         return results(f"{DATASET}/data")
+    if config["dataset"]["root"] is None:
+        raise WorkflowError(f"config key dataset.root: required for dataset.kind {kind}")
+    if kind == "wsol":
+        wsol = config["dataset"]["wsol"]
+        if wsol["metadata_root"] is None:
+            raise WorkflowError("config key dataset.wsol.metadata_root: required for dataset.kind wsol")
+        return {"kind": "wsol", "data_root": config["dataset"]["root"], "metadata_root": wsol["metadata_root"],
+                "name": wsol["name"]}
     return config["dataset"]["root"]
 
 
+IS_WSOL = config["dataset"]["kind"] == "wsol"
+MULTILABEL = not IS_WSOL  # VOC is multi-label; the wsolevaluation datasets have one class per image
+
+
 def dataset_inputs(wildcards):
-    """What the label table depends on: the generated folder, or the real dataset's split lists."""
-    if config["dataset"]["kind"] == "synthetic":
+    """What the label table depends on: the generated folder, the VOC split lists, or the wsol metadata files."""
+    kind = config["dataset"]["kind"]
+    if kind == "synthetic":
         return [data_root()]
+    if kind == "wsol":
+        root = data_root()
+        folders = [f"{root['metadata_root']}/{root['name']}/{folder}" for folder in config["dataset"]["splits"].values()]
+        return [f"{folder}/{name}" for folder in folders for name in ("image_ids.txt", "class_labels.txt")]
     return [f"{data_root()}/{path}" for path in config["dataset"]["splits"].values()]
+
+
+def split_folder(wildcards):
+    """A wsol split's metadata folder name ('' for VOC-layout data, whose splits are list files)."""
+    return config["dataset"]["splits"][wildcards.split] if IS_WSOL else ""
+
+
+def needs_masks(stage):
+    """An input function that stops the DAG when a stage needing VOC-style class masks meets wsol data."""
+    def check(wildcards):
+        if IS_WSOL:
+            raise WorkflowError(f"{stage} needs VOC-style class masks; dataset.kind wsol has none: "
+                                "build the target `localization` (the default for this kind)")
+        return []
+    return check
 
 
 def section(experiment, name):
@@ -188,6 +222,9 @@ def segmenter_init(wildcards):
 
 
 def print_results_location():
+    if IS_WSOL:
+        print(f"localization table: {results(f'{DATASET}/localization.md')}")
+        return
     for experiment in RUN_EXPERIMENTS:
         print(f"results: {results(f'{DATASET}/{experiment}/summary.tsv')}")
     print(f"experiments compared: {results(f'{DATASET}/experiments.md')}")

@@ -21,7 +21,7 @@ rule make_synthetic_dataset:
 rule make_labels:
     input:
         data=dataset_inputs,
-        code=code("data/labels.py", "data/voc.py"),
+        code=code("data/labels.py", "data/voc.py", "data/wsol_layout.py"),
     output:
         labels=results("{dataset}/labels.tsv"),
     log:
@@ -30,6 +30,7 @@ rule make_labels:
         root=data_root(),
         splits=config["dataset"]["splits"],
         decode_check=config["dataset"]["decode_check"],
+        num_classes=config["dataset"]["wsol"]["num_classes"],
     conda:
         "../envs/wsss.yaml"
     script:

@@ -17,6 +17,7 @@ rule evaluate_localization:
     params:
         root=data_root(),
         localization=lambda wildcards: section(wildcards.experiment, "localization"),
+        split_folder=split_folder,
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
     threads: config["localization"]["threads"]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from wsss.data.labels import load_split
+from wsss.data.labels import class_columns, load_split
 from wsss.models.loading import load_classifier
 from wsss.runtime import job_logger, resolve_device, set_threads
 from wsss.stages.evaluate_localization import evaluate_localization
@@ -16,7 +16,8 @@ model = load_classifier(snakemake.input.model, device)
 summary, per_class = evaluate_localization(
     model, snakemake.input.cams, snakemake.params.root, list(rows["image_id"]),
     box_fraction=cfg["box_fraction"], cam_thresholds=np.arange(0, 1, cfg["cam_threshold_step"]),
-    iou_thresholds=cfg["iou_thresholds"], device=device)
+    iou_thresholds=cfg["iou_thresholds"], device=device, split=snakemake.params.split_folder,
+    class_names=("background", *class_columns(rows.columns)))
 summary.to_csv(snakemake.output.summary, sep="\t", index=False, float_format="%.4f")
 per_class.to_csv(snakemake.output.per_class, sep="\t", index=False, float_format="%.4f")
 log.info("\n%s", summary.to_string(index=False))

@@ -1,13 +1,17 @@
 """Rule make_labels: check the dataset and write the image-level label table."""
 
-from wsss.data.labels import build_label_table
-from wsss.data.classes import VOC_CLASSES
+from wsss.data.labels import build_label_table, build_wsol_label_table, class_columns
+from wsss.data.layouts import is_wsol
 from wsss.runtime import job_logger
 
 log = job_logger(snakemake.log[0], "make_labels")
-table = build_label_table(snakemake.params.root, dict(snakemake.params.splits),
-                          decode=snakemake.params.decode_check)
-unlabelled = table[table[list(VOC_CLASSES)].sum(axis=1) == 0]
+root, splits, decode = snakemake.params.root, dict(snakemake.params.splits), snakemake.params.decode_check
+if is_wsol(root):
+    table = build_wsol_label_table(root["metadata_root"], root["data_root"], root["name"], splits,
+                                   snakemake.params.num_classes, decode=decode)
+else:
+    table = build_label_table(root, splits, decode=decode)
+unlabelled = table[table[class_columns(table.columns)].sum(axis=1) == 0]
 for image_id in unlabelled["image_id"].unique():
     log.warning("image %s has no object label: later stages skip it", image_id)
 table.to_csv(snakemake.output.labels, sep="\t", index=False)

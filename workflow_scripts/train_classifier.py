@@ -4,7 +4,7 @@ import pandas as pd
 import torch
 
 from wsss.data.datasets import ClassificationCrops
-from wsss.data.labels import load_split
+from wsss.data.labels import class_columns, load_split
 from wsss.io.checkpoint import inputs_fingerprint, save_atomic
 from wsss.models.classifier import build_classifier
 from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
@@ -18,28 +18,33 @@ cfg, seed = snakemake.params.classifier, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
 rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
-model = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+num_classes, multilabel = len(class_columns(rows.columns)), snakemake.params.multilabel
+model = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"],
+                         num_classes=num_classes)
 methods = cfg["methods"]
 trained, groups = model, model.param_groups(cfg["lr"])
 if "eader" in methods:  # the localizer is `model`; the adversary is trained beside it and kept apart
-    adversary = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+    adversary = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"],
+                                 num_classes=num_classes)
     trained = LocalizerAdversary(model, adversary)
     groups = trained.param_groups(cfg["lr"], cfg["lr"] * cfg["eader"]["adversary_lr_scale"])
 dataset = ClassificationCrops(snakemake.params.root, rows, crop=cfg["crop_size"], scale_range=cfg["scale_range"],
                               mean=model.backbone.mean, std=model.backbone.std, seed=seed)
 schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                     weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
-log.info("training %s (methods: %s) on %d images of split %s on %s", cfg["backbone"], ", ".join(methods) or "cam",
-         len(rows), snakemake.params.split, device)
+log.info("training %s (methods: %s; %d classes, %s) on %d images of split %s on %s", cfg["backbone"],
+         ", ".join(methods) or "cam", num_classes, "multi-label" if multilabel else "single-label", len(rows),
+         snakemake.params.split, device)
 # resumable state belongs to these params and these exact inputs (data, checkpoints, code)
-digest = params_digest({**cfg, "seed": seed, "inputs": inputs_fingerprint(snakemake.input)})
+digest = params_digest({**cfg, "seed": seed, "multilabel": multilabel, "inputs": inputs_fingerprint(snakemake.input)})
 # the weight of the listed regulariser, if any: entropy/confidence_penalty lambda, label-smoothing epsilon
 weight = next((cfg[m].get("lambda", cfg[m].get("epsilon")) for m in REGULARISERS if m in methods), 0.0)
-loss_fn = classifier_loss(methods, puzzle=cfg.get("puzzle"), eader=cfg.get("eader"), weight=weight)
+loss_fn = classifier_loss(methods, puzzle=cfg.get("puzzle"), eader=cfg.get("eader"), weight=weight,
+                          multilabel=multilabel)
 history = fit(trained, dataset, loss_fn, schedule=schedule, param_groups=groups,
               state_path=snakemake.params.state, digest=digest,
               device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info)
-arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
+arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"], "num_classes": num_classes}
 extra = {"adversary_state_dict": trained.adversary.cpu().state_dict()} if "eader" in methods else {}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history, **extra,
              **provenance({**cfg, "seed": seed})}, snakemake.output.model)

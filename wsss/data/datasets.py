@@ -6,7 +6,6 @@ after a resume and does not depend on the number of loader workers.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,14 +14,15 @@ from torch.utils.data import Dataset
 
 from .labels import class_keys, label_matrix
 from .transforms import augment, to_tensor
-from .voc import VOCLayout, load_image, load_mask
+from .layouts import open_layout
+from .voc import load_image, load_mask
 
 
 class _Crops(Dataset):
     """Random rescale / flip / crop of the rows' images, seeded by (seed, epoch, index)."""
 
     def __init__(self, root, rows: pd.DataFrame, *, crop: int, scale_range, mean, std, seed: int = 0):
-        self.layout, self.rows = VOCLayout(Path(root)), rows.reset_index(drop=True)
+        self.layout, self.rows = open_layout(root), rows.reset_index(drop=True)
         self.crop, self.scale_range, self.mean, self.std, self.seed = crop, tuple(scale_range), mean, std, seed
         self.epoch = 0
 
@@ -68,7 +68,7 @@ class WholeImages(Dataset):
     """Whole images for inference: {'image_id', 'image' (H,W,3) uint8, 'keys' (K,) class indices}."""
 
     def __init__(self, root, rows: pd.DataFrame):
-        self.layout, self.rows = VOCLayout(Path(root)), rows.reset_index(drop=True)
+        self.layout, self.rows = open_layout(root), rows.reset_index(drop=True)
 
     def __len__(self):
         return len(self.rows)

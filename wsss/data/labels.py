@@ -1,7 +1,9 @@
-"""Image-level labels: read once from the masks (or XML objects), written to one table.
+"""Image-level labels: read once from the masks, XML objects or class lists, written to one table.
 
 The table (TSV) has one row per (split, image_id) with the image size, where the labels came
-from ('mask' or 'xml'), whether a ground-truth mask exists, and one 0/1 column per VOC class.
+from ('mask', 'xml' or 'class_labels'), whether a ground-truth mask exists, and one 0/1 column per
+class: the 20 VOC classes, or class_000 ... class_<K-1> for a wsolevaluation dataset (CUB, OpenImages).
+The class columns are whatever follows META_COLUMNS, in order; class column k is mask value k + 1.
 Every later stage reads its labels from this table and never looks at the masks for them.
 """
 
@@ -16,6 +18,20 @@ from tqdm import tqdm
 from ..errors import DatasetError
 from .classes import VOC_CLASSES
 from .voc import VOCLayout, classes_in_mask, image_size, load_image, load_mask, read_annotation, read_split
+from .wsol_layout import WSOLLayout
+
+#: The columns before the class columns.
+META_COLUMNS = ("split", "image_id", "height", "width", "label_source", "has_mask")
+
+
+def class_columns(columns) -> list[str]:
+    """The class columns of a label table (or of one row's index), in class order."""
+    return [c for c in columns if c not in META_COLUMNS]
+
+
+def wsol_class_names(num_classes: int) -> list[str]:
+    """Class column names of a single-label wsolevaluation dataset: class_000, class_001, ..."""
+    return [f"class_{k:03d}" for k in range(num_classes)]
 
 
 def image_record(layout: VOCLayout, image_id: str, *, decode: bool = True) -> dict:
@@ -56,12 +72,42 @@ def build_label_table(root, splits: dict[str, str], *, decode: bool = True, prog
     return pd.DataFrame(rows)
 
 
+def build_wsol_label_table(metadata_root, data_root, name: str, splits: dict[str, str], num_classes: int, *,
+                           decode: bool = True, progress: bool = True) -> pd.DataFrame:
+    """The label table of a wsolevaluation-layout dataset (one class per image).
+
+    splits maps a split name to its folder under <metadata_root>/<name>/; every listed image is checked
+    to exist (and, with decode, to decode), every class index to be below num_classes.
+    """
+    classes = wsol_class_names(num_classes)
+    rows, seen = [], {}
+    for split, folder in splits.items():
+        layout = WSOLLayout(metadata_root, data_root, name, folder)
+        labels = layout.class_labels()  # (training splits may come without localization.txt)
+        with_masks = set(layout.masks()) if (layout.folder / "localization.txt").is_file() else set()
+        for image_id in tqdm(layout.image_ids(), desc=f"check {split}", disable=not progress, mininterval=2):
+            if image_id not in seen:
+                label = labels[image_id]
+                if label >= num_classes:
+                    raise DatasetError(f"{layout.folder / 'class_labels.txt'}: {image_id} has class {label}, "
+                                       f"but config dataset.wsol.num_classes is {num_classes}")
+                path = layout.image(image_id)
+                if not path.is_file():
+                    raise DatasetError(f"{path}: listed id {image_id!r} has no image file")
+                size = load_image(path).shape[:2] if decode else image_size(path)
+                seen[image_id] = {"image_id": image_id, "height": size[0], "width": size[1],
+                                  "label_source": "class_labels", "has_mask": image_id in with_masks,
+                                  **{c: int(k == label) for k, c in enumerate(classes)}}
+            rows.append({"split": split, **seen[image_id]})
+    return pd.DataFrame(rows, columns=[*META_COLUMNS, *classes])
+
+
 def read_label_table(path) -> pd.DataFrame:
     """Load a label table written by the make_labels rule."""
     table = pd.read_csv(path, sep="\t", dtype={"image_id": str})
-    missing = [c for c in ("split", "image_id", *VOC_CLASSES) if c not in table.columns]
-    if missing:
-        raise DatasetError(f"{path}: label table lacks columns {missing}")
+    missing = [c for c in META_COLUMNS if c not in table.columns]
+    if missing or not class_columns(table.columns):
+        raise DatasetError(f"{path}: label table lacks columns {missing or ['(any class column)']}")
     return table
 
 
@@ -75,18 +121,18 @@ def split_rows(table: pd.DataFrame, split: str, *, source=None) -> pd.DataFrame:
 
 
 def label_matrix(rows: pd.DataFrame) -> np.ndarray:
-    """(N, 20) float32 multi-hot labels of the given rows."""
-    return rows[list(VOC_CLASSES)].to_numpy(dtype=np.float32)
+    """(N, K) float32 multi-hot (or one-hot) labels of the given rows."""
+    return rows[class_columns(rows.columns)].to_numpy(dtype=np.float32)
 
 
 def class_keys(row) -> np.ndarray:
-    """Class indices 1..20 (mask values) labelled in one row of the table."""
-    return np.array([i + 1 for i, name in enumerate(VOC_CLASSES) if row[name]], dtype=np.int64)
+    """Class indices 1..K (mask values) labelled in one row of the table."""
+    return np.array([i + 1 for i, name in enumerate(class_columns(row.index)) if row[name]], dtype=np.int64)
 
 
 def labelled_rows(rows: pd.DataFrame, log=None) -> pd.DataFrame:
     """Rows with at least one object label; the others are skipped, each named in the log."""
-    has_label = rows[list(VOC_CLASSES)].sum(axis=1) > 0
+    has_label = rows[class_columns(rows.columns)].sum(axis=1) > 0
     for image_id in rows.loc[~has_label, "image_id"]:
         if log is not None:
             log.warning("skipping image %s: no object label", image_id)

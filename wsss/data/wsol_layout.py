@@ -15,7 +15,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from ..errors import DatasetError
+
+
+def load_binary_mask(path, size) -> np.ndarray:
+    """(H, W) bool foreground (pixel > 0) of a mask PNG, checked to have the image's size (H, W)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: mask file does not exist")
+    try:
+        with Image.open(path) as image:
+            mask = np.asarray(image.convert("L"))
+    except (OSError, UnidentifiedImageError) as error:
+        raise DatasetError(f"{path}: cannot read mask ({error})") from error
+    if mask.shape != tuple(size):
+        raise DatasetError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is {size[1]}x{size[0]}")
+    return mask > 0
 
 
 def _lines(path: Path, what: str) -> list[tuple[int, str]]:

@@ -3,8 +3,8 @@
 Schema (also in the README):
     file attributes   format='wsss-cams', schema_version, split, checkpoint_sha256,
                       config (JSON of the params that made it), wsss_version, git_describe
-    /<image_id>/      group, one per image, attributes:
-        keys          int32 (K,)   class indices 1..20 of the image's labels (mask values)
+    /<image_id>/      group, one per image ('%' and '/' of an id written %25 and %2F), attributes:
+        keys          int32 (K,)   class indices 1..C of the image's labels (mask values)
         height, width int          image size
       cam             float16 (K, h, w)  CAMs at the network's output stride, max-normalised
       high_res        float16 (K, H, W)  CAMs at image resolution, max-normalised
@@ -27,6 +27,16 @@ from ..errors import CacheError
 FORMAT = "wsss-cams"
 SCHEMA_VERSION = 1
 COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
+
+
+def group_name(image_id: str) -> str:
+    """The HDF5 group of an image id: wsolevaluation ids are paths, and '/' would nest groups."""
+    return image_id.replace("%", "%25").replace("/", "%2F")
+
+
+def image_id_of(name: str) -> str:
+    """The image id of a group name (inverse of group_name)."""
+    return name.replace("%2F", "/").replace("%25", "%")
 
 
 def _dataset(group, name, array):
@@ -62,13 +72,14 @@ class CamCacheWriter:
 
     def done(self) -> set[str]:
         """Image ids already complete in the partial file (a kill mid-image leaves no 'complete' flag)."""
-        return {name for name, group in self.file.items() if group.attrs.get("complete", False)}
+        return {image_id_of(name) for name, group in self.file.items() if group.attrs.get("complete", False)}
 
     def add(self, image_id: str, keys, size, **arrays) -> None:
         """Store one image's maps (e.g. cam=..., high_res=...) with its class keys and size."""
-        if image_id in self.file:
-            del self.file[image_id]
-        group = self.file.create_group(image_id)
+        name = group_name(image_id)
+        if name in self.file:
+            del self.file[name]
+        group = self.file.create_group(name)
         group.attrs["keys"] = np.asarray(keys, dtype=np.int32)
         group.attrs["height"], group.attrs["width"] = int(size[0]), int(size[1])
         for name, array in arrays.items():
@@ -120,16 +131,16 @@ class CamCache:
         return json.loads(self.file.attrs["config"])
 
     def ids(self) -> list[str]:
-        return list(self.file.keys())
+        return [image_id_of(name) for name in self.file.keys()]
 
     def __contains__(self, image_id) -> bool:
-        return image_id in self.file
+        return group_name(image_id) in self.file
 
     def read(self, image_id: str) -> dict:
         """{'keys': (K,) int, 'size': (H, W), and each stored map as float32, e.g. 'cam', 'high_res'}."""
-        if image_id not in self.file:
+        if image_id not in self:
             raise CacheError(f"{self.path}: no entry for image {image_id!r}")
-        group = self.file[image_id]
+        group = self.file[group_name(image_id)]
         entry = {name: group[name][()].astype(np.float32) for name in group}
         entry["keys"] = np.asarray(group.attrs["keys"], dtype=np.int64)
         entry["size"] = (int(group.attrs["height"]), int(group.attrs["width"]))

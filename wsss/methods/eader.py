@@ -67,9 +67,13 @@ def normalised_attention(maps: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(max_normalise(maps)[:, None], size=tuple(size), mode="bilinear", align_corners=False)
 
 
-def attention_mining_loss(adversary_logits: torch.Tensor, class_index: torch.Tensor) -> torch.Tensor:
-    """Mean adversary probability of each erased pair's own class: high when erasing missed evidence."""
-    return torch.sigmoid(adversary_logits.gather(1, class_index[:, None])).mean()
+def attention_mining_loss(adversary_logits: torch.Tensor, class_index: torch.Tensor,
+                          multilabel: bool = True) -> torch.Tensor:
+    """Mean adversary probability of each erased pair's own class: high when erasing missed evidence.
+
+    The probability is the class's sigmoid (multi-label) or its softmax share (single-label)."""
+    probs = torch.sigmoid(adversary_logits) if multilabel else torch.softmax(adversary_logits, dim=1)
+    return probs.gather(1, class_index[:, None]).mean()
 
 
 @contextmanager

@@ -14,9 +14,11 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ..data.classes import CLASS_NAMES
+from ..data.classes import CLASS_NAMES, IGNORE_INDEX
+from ..data.layouts import is_wsol, open_layout
 from ..data.transforms import to_tensor
-from ..data.voc import VOCLayout, load_image, load_mask, read_annotation
+from ..data.voc import load_image, load_mask, read_annotation
+from ..data.wsol_layout import load_binary_mask
 from ..io.h5cache import CamCache
 from ..metrics.wsol import BoxAccumulator, ClassPxAPAccumulator, LocalizationAccumulator
 
@@ -38,44 +40,85 @@ def class_scores(model, image: np.ndarray, device) -> np.ndarray:
     return model(x)[0].float().cpu().numpy()
 
 
-def evaluate_localization(model, cache_path, root, image_ids, *, box_fraction: float, cam_thresholds,
-                          iou_thresholds, device, progress: bool = True):
-    """(summary one-row table, per-class PxAP table) over the images with boxes and a mask.
+def voc_truth(layout):
+    """truth(image_id, keys, size) for VOC layout: (boxes of the labelled classes from the XML, class mask),
+    or (None, None) when the image lacks its annotation or mask (not scored)."""
+    def truth(image_id, keys, size):
+        mask_path = layout.mask(image_id)
+        if mask_path is None or not layout.annotation(image_id).is_file():
+            return None, None
+        boxes = boxes_by_class(read_annotation(layout.annotation(image_id)))
+        boxes = {c: b for c, b in boxes.items() if c in keys}  # classes of the image's label row
+        if not boxes:
+            return None, None
+        return boxes, load_mask(mask_path, expected_size=size)
+    return truth
 
-    Images in the cache without an annotation file or a mask are not scored (counted).
+
+def wsol_truth(layout):
+    """truth(image_id, keys, size) for a wsolevaluation split (one class per image): the boxes of
+    localization.txt (CUB) and/or a mask built from its foreground and ignore PNGs (OpenImages), the
+    foreground drawn with the image's class value and ignored pixels with 255."""
+    boxes, masks, ignores = layout.boxes(), layout.masks(), layout.ignore_masks()
+
+    def truth(image_id, keys, size):
+        (c,) = keys
+        gt_boxes = {c: np.asarray(boxes[image_id], dtype=np.int64)} if image_id in boxes else None
+        mask = None
+        if image_id in masks:
+            mask = np.zeros(size, dtype=np.uint8)
+            for path in masks[image_id]:
+                mask[load_binary_mask(path, size)] = c
+            if image_id in ignores:
+                mask[load_binary_mask(ignores[image_id], size)] = IGNORE_INDEX
+        return gt_boxes, mask
+    return truth
+
+
+def evaluate_localization(model, cache_path, root, image_ids, *, split: str = "", box_fraction: float,
+                          cam_thresholds, iou_thresholds, device, class_names=CLASS_NAMES, progress: bool = True):
+    """(summary one-row table, per-class PxAP table) over the images that have ground truth.
+
+    root: a VOC-layout folder (boxes from the XML, pixels from the class masks; both needed) or a wsol
+    root dict (boxes and/or masks of the split's localization.txt). Images in the cache without ground
+    truth are not scored (counted). Metrics without ground truth (no boxes: the box metrics; no masks:
+    mPxAP) are NaN. Top-1 Cls counts over the scored samples. class_names[k] names mask value k.
     """
-    layout = VOCLayout(root)
+    layout = open_layout(root, split)
+    truth = wsol_truth(layout) if is_wsol(root) else voc_truth(layout)
     top1 = LocalizationAccumulator(fraction=box_fraction)
     boxes_acc = BoxAccumulator(thresholds=cam_thresholds, iou_thresholds=iou_thresholds)
     pxap = ClassPxAPAccumulator(thresholds=cam_thresholds)
-    scored = 0
+    scored = cls_count = cls_correct = 0
     with CamCache(cache_path) as cache:
         todo = [i for i in image_ids if i in cache]
         for image_id in tqdm(todo, desc="localization", disable=not progress, mininterval=5):
-            mask_path = layout.mask(image_id)
-            if mask_path is None or not layout.annotation(image_id).is_file():
-                continue
             entry = cache.read(image_id)
             keys = [int(k) for k in entry["keys"]]
-            cams = {k: np.asarray(m, dtype=np.float32) for k, m in zip(keys, entry["high_res"])}
-            gt_boxes = boxes_by_class(read_annotation(layout.annotation(image_id)))
-            gt_boxes = {c: b for c, b in gt_boxes.items() if c in cams}  # classes of the image's label row
-            if not gt_boxes:
+            gt_boxes, mask = truth(image_id, keys, entry["size"])
+            if gt_boxes is None and mask is None:
                 continue
-            scores = class_scores(model, load_image(layout.image(image_id)), device)
+            cams = {k: np.asarray(m, dtype=np.float32) for k, m in zip(keys, entry["high_res"])}
             # scores[0] is class 1: prepend a never-chosen background so indices are mask values; a top-1
             # class outside the image's labels fails Top-1 Cls, so its (uncached) map is never needed
-            top1.add(np.concatenate([[-np.inf], scores]), cams, gt_boxes)
-            for c, b in gt_boxes.items():
-                boxes_acc.add(cams[c], b)
-            pxap.add(np.stack([cams[k] for k in keys]), keys, load_mask(mask_path, expected_size=entry["size"]))
+            scores = np.concatenate([[-np.inf], class_scores(model, load_image(layout.image(image_id)), device)])
+            top1_class = int(np.argmax(scores))
+            cls_count += len(keys)
+            cls_correct += len(keys) * (top1_class in keys)
+            if gt_boxes:
+                top1.add(scores, cams, gt_boxes)
+                for c, b in gt_boxes.items():
+                    boxes_acc.add(cams[c], b)
+            if mask is not None:
+                pxap.add(np.stack([cams[k] for k in keys]), keys, mask)
             scored += 1
-    loc, box, pixel = top1.compute(), boxes_acc.compute(), pxap.compute()
+    loc, pixel = top1.compute(), pxap.compute()
+    box = boxes_acc.compute()
     summary = pd.DataFrame([{
         "n_images": scored, "n_not_scored": len(image_ids) - scored, "n_samples": int(loc["count"]),
-        "top1_cls": loc["top1_cls"], "top1_loc": loc["top1_loc"], "gt_known_loc": loc["gt_known_loc"],
+        "top1_cls": loc["top1_cls"] if loc["count"] else (100.0 * cls_correct / cls_count if cls_count else float("nan")),
+        "top1_loc": loc["top1_loc"], "gt_known_loc": loc["gt_known_loc"],
         **{k: v for k, v in box.items() if k != "count"}, "mpxap": pixel["mpxap"],
     }])
-    per_class = pd.DataFrame([{"class": CLASS_NAMES[c], "pxap": v} for c, v in pixel["per_class"].items()])
+    per_class = pd.DataFrame([{"class": class_names[c], "pxap": v} for c, v in pixel["per_class"].items()])
     return summary, per_class
-
