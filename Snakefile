@@ -1,14 +1,23 @@
 # WSSS pipeline: image-level labels -> CAMs -> (refinement) -> pixel masks, one rule per stage.
 # `snakemake --cores 8` runs the embedded default (config.yaml); see README.md for other datasets.
+import sys
+
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+sys.path.insert(0, workflow.basedir)  # the library, also when Snakemake runs outside its venv
+from wsss.config import config_errors, load_schema
 
 
 # The embedded default is always the base layer (also under --directory); --configfile files override it.
 configfile: f"{workflow.basedir}/config.yaml"
 
 
+# one line per problem naming the key; then Snakemake's validation fills in the schema's defaults
+SCHEMA = load_schema(f"{workflow.basedir}/config.schema.yaml")
+if config_errors(config, SCHEMA):
+    raise WorkflowError("invalid config:\n" + "\n".join(config_errors(config, SCHEMA)))
 validate(config, "config.schema.yaml")
 
 

@@ -4,7 +4,6 @@ import json
 import re
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 
 def deep_merge(base, overrides):
@@ -44,10 +43,9 @@ def experiment_configs():
     for name, overrides in config["experiments"].items():
         candidate = deep_merge(base, overrides or {})
         candidate["experiments"] = {name: {}}
-        try:
-            validate(candidate, f"{workflow.basedir}/config.schema.yaml")
-        except WorkflowError as error:
-            raise WorkflowError(f"config key experiments.{name}: the merged config is invalid: {error}")
+        errors = config_errors(candidate, SCHEMA, prefix=f"experiments.{name}: ")
+        if errors:
+            raise WorkflowError("invalid experiment:\n" + "\n".join(errors))
         merged[name] = candidate
     return merged
 
@@ -86,6 +84,20 @@ def chosen_experiments(names, key):
 RUN_EXPERIMENTS = chosen_experiments(config["run_experiments"], "run_experiments")
 LOCALIZATION_EXPERIMENTS = list(dict.fromkeys(
     chosen_experiments(config["localization"]["experiments"], "localization.experiments") + SWEEP_EXPERIMENTS))
+def check_split_names():
+    """Every split a key names must be one of dataset.splits (else a one-line error naming the key)."""
+    known = list(config["dataset"]["splits"])
+    named = {"dataset.train_split": [config["dataset"]["train_split"]],
+             "dataset.val_split": [config["dataset"]["val_split"]],
+             "dataset.eval_splits": config["dataset"]["eval_splits"],
+             "localization.split": [config["localization"]["split"]]}
+    for key, names in named.items():
+        for name in names:
+            if name not in known:
+                raise WorkflowError(f"config key {key}: split {name!r} is not one of dataset.splits {known}")
+
+
+check_split_names()
 EVAL_SPLITS = list(config["dataset"]["eval_splits"])
 ALL_SPLITS = list(config["dataset"]["splits"])
 TRAIN_SPLIT = config["dataset"]["train_split"]
