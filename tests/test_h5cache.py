@@ -59,3 +59,88 @@ def test_reader_rejects_wrong_provenance(tmp_path):
         CamCache(path, expect={"checkpoint_sha256": "zzz"})
     with pytest.raises(CacheError, match="does not exist"):
         CamCache(tmp_path / "missing.h5")
+
+
+def killed_partial(path, n=4):
+    """A partial cache of n images left as a SIGKILL leaves it: never closed by the writer, never renamed."""
+    writer = CamCacheWriter(path, ATTRS).__enter__()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        writer.add(f"im{i}", [1, 2], (32, 32), cam=rng.random((2, 4, 4)), high_res=rng.random((2, 32, 32)))
+    writer.file.close()
+    return path.with_name(path.name + ".partial")
+
+
+def damage(partial, offset):
+    with open(partial, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(b"\xff" * 64)
+
+
+@pytest.mark.parametrize("where", ["chunk", "object header"])
+def test_a_damaged_but_openable_partial_is_started_over(tmp_path, where):
+    partial = killed_partial(tmp_path / "val.h5")
+    with h5py.File(partial, "r") as f:  # the data of im2, or im2's group header, overwritten
+        group = f["im2"]
+        offset = (group["high_res"].id.get_chunk_info(0).byte_offset if where == "chunk"
+                  else h5py.h5o.get_info(group.id).addr + 8)
+    damage(partial, offset)
+    with h5py.File(partial, "r") as f:  # still opens: only reading im2 fails
+        assert f.attrs["split"] == "val"
+    with CamCacheWriter(tmp_path / "val.h5", ATTRS) as writer:
+        assert writer.restarted and writer.done() == set()
+        writer.add("im0", [1], (8, 8), cam=np.ones((1, 2, 2)), high_res=np.ones((1, 8, 8)))
+    with CamCache(tmp_path / "val.h5") as cache:
+        assert cache.ids() == ["im0"] and cache.read("im0")["high_res"].shape == (1, 8, 8)
+
+
+def test_an_intact_killed_partial_is_resumed(tmp_path):
+    killed_partial(tmp_path / "val.h5")
+    with CamCacheWriter(tmp_path / "val.h5", ATTRS) as writer:
+        assert not writer.restarted and writer.done() == {"im0", "im1", "im2", "im3"}
+
+
+def test_a_failed_hdf5_write_deletes_the_partial_so_the_rerun_starts_over(tmp_path, monkeypatch):
+    import wsss.io.h5cache as h5cache
+
+    killed_partial(tmp_path / "val.h5")
+
+    def broken(group, name, array):
+        raise OSError("Can't write data (file write failed)")
+
+    monkeypatch.setattr(h5cache, "_dataset", broken)
+    with pytest.raises(CacheError, match=r"val.h5.partial: cannot write image 'im9' .* a rerun starts this cache over"):
+        with CamCacheWriter(tmp_path / "val.h5", ATTRS) as writer:
+            writer.add("im9", [1], (8, 8), cam=np.ones((1, 2, 2)), high_res=np.ones((1, 8, 8)))
+    assert not (tmp_path / "val.h5.partial").exists() and not (tmp_path / "val.h5").exists()
+
+
+def smooth_maps(rng, k=2, size=128):
+    """(k, size, size) max-normalised ReLU'd Gaussian blobs, like CAMs: smooth, zero away from the object."""
+    yy, xx = np.mgrid[:size, :size]
+    maps = []
+    for _ in range(k):
+        cy, cx, sigma = rng.uniform(20, size - 20), rng.uniform(20, size - 20), rng.uniform(8, 24)
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma ** 2))
+        maps.append(np.maximum(blob - 0.1, 0) / 0.9)
+    return np.stack(maps)
+
+
+def test_size_per_image_and_compression_of_smooth_maps(tmp_path, capsys):
+    from wsss.io.h5cache import cache_size, main
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "train.h5"
+    with CamCacheWriter(path, ATTRS) as writer:
+        for i in range(6):
+            high_res = smooth_maps(rng)
+            writer.add(f"im{i}", [3, 9], (128, 128), cam=high_res[:, ::8, ::8], high_res=high_res)
+    stats = cache_size(path)
+    assert stats["images"] == 6 and stats["file_bytes"] == path.stat().st_size
+    assert stats["bytes_per_image"] == pytest.approx(path.stat().st_size / 6)
+    assert stats["raw_float16_bytes"] == 6 * 2 * (128 * 128 + 16 * 16) * 2
+    assert stats["file_bytes"] < 0.6 * stats["raw_float16_bytes"]  # gzip + shuffle beat raw float16
+    main(["size", str(path)])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("cache_size images=10582 ")
+    assert f"bytes={stats['bytes_per_image'] * 10582:.0f}" in last

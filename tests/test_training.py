@@ -114,3 +114,44 @@ def test_a_part_reported_on_some_steps_is_averaged_over_those_steps(tmp_path):
     _, history = train(tmp_path / "s.pt", epochs=1, loss_fn=alternating)
     assert seen == [0, 1, 2]
     assert history[0]["turn"] == pytest.approx((1 + 3) / 2)  # not (1 + 3) / 3
+
+
+def test_mid_epoch_resume_restores_optimizer_schedule_and_rng_state(tmp_path):
+    import random
+
+    import numpy as np
+
+    def noisy_loss(model, batch, step):
+        # global torch / numpy / python randomness inside the step, as dropout or random erasing would use
+        loss, parts = mse(model, batch)
+        noise = torch.rand(()) + float(np.random.rand()) + random.random()
+        return loss * (1 + 0.1 * noise), parts
+
+    def run(state_path, kill_at=None, checkpoint_every=0):
+        torch.manual_seed(0), np.random.seed(0), random.seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+        calls = []
+
+        def loss_fn(model, batch, step):
+            calls.append(step.iteration)
+            if step.iteration == kill_at:
+                raise Killed
+            return noisy_loss(model, batch, step)
+
+        schedule = Schedule(epochs=3, batch_size=4, lr=0.05, optimizer="adam")
+        history = fit(model, Noisy(), loss_fn, schedule=schedule, param_groups=[{"params": list(model.parameters())}],
+                      state_path=state_path, digest="d", device="cpu", progress=False, log=lambda *_: None,
+                      checkpoint_every=checkpoint_every)
+        return model, history, calls
+
+    reference, ref_history, _ = run(tmp_path / "a.pt")
+    with pytest.raises(Killed):  # 3 steps per epoch; saved after iteration 4 (epoch 2, step 2), killed in 5
+        run(tmp_path / "b.pt", kill_at=5, checkpoint_every=5)
+    state = torch.load(tmp_path / "b.pt", weights_only=False)
+    assert (state["epoch"], state["step"], state["iteration"]) == (1, 2, 5)
+    assert state["scheduler"]["iteration"] == 5 and state["optimizer"]["state"]
+    resumed, history, calls = run(tmp_path / "b.pt")  # a fresh process's globals: seeded as at the start
+    assert calls == [5, 6, 7, 8]  # the done steps are not replayed
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert history == ref_history

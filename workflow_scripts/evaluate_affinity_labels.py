@@ -1,11 +1,12 @@
 """Rule evaluate_affinity_labels: precision and coverage of the confident affinity labels."""
 
 from wsss.data.labels import load_split
-from wsss.runtime import job_logger
+from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.stages.evaluate_masks import evaluate_affinity_label_folder
 
 log = job_logger(snakemake.log[0], "evaluate_affinity_labels")
 rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
 table = evaluate_affinity_label_folder(snakemake.input.labels_dir, snakemake.params.root, rows["image_id"])
 table.to_csv(snakemake.output.scores, sep="\t", index=False, float_format="%.4f")
+write_provenance(snakemake.output.scores, provenance_record({}, snakemake.input))
 log.info("\n%s", table.to_string(index=False))

@@ -2,13 +2,17 @@
 
 from wsss.data.labels import load_split
 from wsss.stages.evaluate_cams import evaluate_cam_cache
-from wsss.runtime import job_logger
+from wsss.runtime import job_logger, provenance_record, write_provenance
 
 log = job_logger(snakemake.log[0], "evaluate_cams")
 cfg = snakemake.params.evaluate
 rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
+record = provenance_record(cfg, snakemake.input)
 sweep, summary = evaluate_cam_cache(snakemake.input.cams, snakemake.params.root, rows,
-                                    thresholds=cfg["thresholds"], fixed_threshold=cfg["fixed_threshold"])
-sweep.to_csv(snakemake.output.sweep, sep="\t", index=False, float_format="%.4f")
-summary.to_csv(snakemake.output.summary, sep="\t", index=False, float_format="%.4f")
+                                    thresholds=cfg["thresholds"], fixed_threshold=cfg["fixed_threshold"],
+                                    expect={"split": snakemake.wildcards.split,
+                                            "checkpoint_sha256": record["inputs_sha256"][snakemake.input.classifier]})
+for table, path in ((sweep, snakemake.output.sweep), (summary, snakemake.output.summary)):
+    table.to_csv(path, sep="\t", index=False, float_format="%.4f")
+    write_provenance(path, record)
 log.info("\n%s", summary.to_string(index=False))

@@ -4,20 +4,23 @@ import numpy as np
 
 from wsss.data.labels import class_columns, load_split
 from wsss.models.loading import load_classifier
-from wsss.runtime import job_logger, resolve_device, set_threads
+from wsss.runtime import job_logger, provenance_record, resolve_device, set_threads, write_provenance
 from wsss.stages.evaluate_localization import evaluate_localization
 
 log = job_logger(snakemake.log[0], "evaluate_localization")
 set_threads(snakemake.threads)
 cfg = snakemake.params.localization
-device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
 model = load_classifier(snakemake.input.model, device)
+record = provenance_record(cfg, snakemake.input)
 summary, per_class = evaluate_localization(
     model, snakemake.input.cams, snakemake.params.root, list(rows["image_id"]),
     box_fraction=cfg["box_fraction"], cam_thresholds=np.arange(0, 1, cfg["cam_threshold_step"]),
     iou_thresholds=cfg["iou_thresholds"], device=device, split=snakemake.params.split_folder,
-    class_names=("background", *class_columns(rows.columns)))
-summary.to_csv(snakemake.output.summary, sep="\t", index=False, float_format="%.4f")
-per_class.to_csv(snakemake.output.per_class, sep="\t", index=False, float_format="%.4f")
+    class_names=("background", *class_columns(rows.columns)),
+    expect={"split": snakemake.wildcards.split, "checkpoint_sha256": record["inputs_sha256"][snakemake.input.model]})
+for table, path in ((summary, snakemake.output.summary), (per_class, snakemake.output.per_class)):
+    table.to_csv(path, sep="\t", index=False, float_format="%.4f")
+    write_provenance(path, record)
 log.info("\n%s", summary.to_string(index=False))

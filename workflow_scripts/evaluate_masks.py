@@ -1,7 +1,7 @@
 """Rules evaluate_pseudo_masks and evaluate_segmentation: mIoU of a folder of label PNGs."""
 
 from wsss.data.labels import labelled_rows, load_split
-from wsss.runtime import job_logger
+from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.stages.evaluate_masks import evaluate_mask_folder
 
 log = job_logger(snakemake.log[0], snakemake.rule)
@@ -10,4 +10,5 @@ if snakemake.rule == "evaluate_pseudo_masks":
     rows = labelled_rows(rows, log)  # pseudo masks exist only for images with a label
 table = evaluate_mask_folder(snakemake.input.masks, snakemake.params.root, rows["image_id"])
 table.to_csv(snakemake.output.scores, sep="\t", index=False, float_format="%.4f")
+write_provenance(snakemake.output.scores, provenance_record({}, snakemake.input))
 log.info("mIoU %.4f over %d images", table.at[0, "miou"], table.at[0, "n_images"])

@@ -1,13 +1,19 @@
 """Rule make_affinity_labels: confident fg/bg/neutral labels from the CAM cache, one PNG per image."""
 
-from wsss.data.labels import load_split
-from wsss.runtime import job_logger
+from wsss.data.labels import labelled_rows, load_split
+from wsss.runtime import job_logger, provenance_record
 from wsss.stages.make_affinity_labels import write_affinity_labels
 
 log = job_logger(snakemake.log[0], "make_affinity_labels")
 cfg = dict(snakemake.params.affinity_labels)
-rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
+crf = dict(snakemake.params.crf)
+split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
+rows = labelled_rows(split_rows, log)
+record = provenance_record({"affinity_labels": cfg, "crf": crf}, snakemake.input)
 stats = write_affinity_labels(snakemake.input.cams, snakemake.params.root, rows, snakemake.output.labels,
-                              method=cfg.pop("method"), params=cfg, crf=dict(snakemake.params.crf),
-                              threads=snakemake.threads)
+                              method=cfg.pop("method"), params=cfg, crf=crf, threads=snakemake.threads,
+                              expect={"split": snakemake.wildcards.split,
+                                      "checkpoint_sha256": record["inputs_sha256"][snakemake.input.classifier]},
+                              provenance=record)
+stats["n_skipped_unlabelled"] = len(split_rows) - len(rows)
 log.info("wrote %s: %s", snakemake.output.labels, stats)

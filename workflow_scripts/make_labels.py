@@ -2,7 +2,7 @@
 
 from wsss.data.labels import build_label_table, build_wsol_label_table, class_columns
 from wsss.data.layouts import is_wsol
-from wsss.runtime import job_logger
+from wsss.runtime import job_logger, provenance_record, write_provenance
 
 log = job_logger(snakemake.log[0], "make_labels")
 root, splits, decode = snakemake.params.root, dict(snakemake.params.splits), snakemake.params.decode_check
@@ -15,5 +15,7 @@ unlabelled = table[table[class_columns(table.columns)].sum(axis=1) == 0]
 for image_id in unlabelled["image_id"].unique():
     log.warning("image %s has no object label: later stages skip it", image_id)
 table.to_csv(snakemake.output.labels, sep="\t", index=False)
+write_provenance(snakemake.output.labels, provenance_record({"root": root, "splits": splits, "decode_check": decode},
+                                                           snakemake.input))
 log.info("%d rows, %d images without object labels; per split: %s", len(table), unlabelled["image_id"].nunique(),
          table.groupby("split").size().to_dict())

@@ -2,15 +2,17 @@
 
 from wsss.data.labels import load_split
 from wsss.models.loading import load_segmenter
-from wsss.runtime import job_logger, resolve_device, set_threads
+from wsss.runtime import job_logger, provenance_record, resolve_device, set_threads
 from wsss.stages.segment_images import write_segmentation
 
 log = job_logger(snakemake.log[0], "segment_images")
 set_threads(snakemake.threads)
 cfg = snakemake.params.segmentation
-device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+crf = dict(snakemake.params.crf) if cfg["crf"] else None
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 model = load_segmenter(snakemake.input.model, device)
+record = provenance_record({"scales": cfg["scales"], "flip": cfg["flip"], "crf": crf}, snakemake.input)
 stats = write_segmentation(model, snakemake.params.root, rows, snakemake.output.masks, scales=cfg["scales"],
-                           flip=cfg["flip"], crf=dict(snakemake.params.crf) if cfg["crf"] else None, device=device)
+                           flip=cfg["flip"], crf=crf, device=device, provenance=record)
 log.info("wrote %s: %s", snakemake.output.masks, stats)

@@ -7,16 +7,17 @@ import torch
 
 from wsss.data.datasets import SegmentationCrops
 from wsss.data.labels import load_split
-from wsss.io.checkpoint import inputs_fingerprint, load, save_atomic
+from wsss.io.checkpoint import load, save_atomic
 from wsss.models.affinitynet import build_affinitynet
-from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
+from wsss.runtime import (as_attributes, job_logger, params_digest, provenance_record, resolve_device, set_threads,
+                          write_provenance)
 from wsss.training.affinitynet import affinity_batch_loss
 from wsss.training.loop import Schedule, clear_state, fit
 
 log = job_logger(snakemake.log[0], "train_affinitynet")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.affinitynet, snakemake.params.seed
-device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
 model = build_affinitynet(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
@@ -29,14 +30,16 @@ dataset = SegmentationCrops(snakemake.params.root, rows, lambda image_id: label_
                             std=model.backbone.std, seed=seed)
 schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                     weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
-# resumable state belongs to these params and these exact inputs (data, checkpoints, code)
-digest = params_digest({**cfg, "seed": seed, "inputs": inputs_fingerprint(snakemake.input)})
+# resumable state belongs to these params and these exact inputs (data, checkpoints, code); model.pt records both
+record = provenance_record({**cfg, "seed": seed}, snakemake.input)
+digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
 history = fit(model, dataset, affinity_batch_loss(cfg["radius"]), schedule=schedule,
               param_groups=model.param_groups(cfg["lr"]), state_path=snakemake.params.state,
               digest=digest, device=device, seed=seed,
               num_workers=cfg["num_workers"], log=log.info)
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
-             **provenance({**cfg, "seed": seed})}, snakemake.output.model)
+             **as_attributes(record)}, snakemake.output.model)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
+write_provenance(snakemake.output.history, record)
 clear_state(snakemake.params.state)

@@ -5,9 +5,10 @@ import torch
 
 from wsss.data.datasets import ClassificationCrops
 from wsss.data.labels import class_columns, load_split
-from wsss.io.checkpoint import inputs_fingerprint, save_atomic
+from wsss.io.checkpoint import save_atomic
 from wsss.models.classifier import build_classifier
-from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
+from wsss.runtime import (as_attributes, job_logger, params_digest, provenance_record, resolve_device, set_threads,
+                          write_provenance)
 from wsss.methods.eader import LocalizerAdversary
 from wsss.training.classifier import REGULARISERS, classifier_loss
 from wsss.training.loop import Schedule, clear_state, fit
@@ -15,7 +16,7 @@ from wsss.training.loop import Schedule, clear_state, fit
 log = job_logger(snakemake.log[0], "train_classifier")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.classifier, snakemake.params.seed
-device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
 num_classes, multilabel = len(class_columns(rows.columns)), snakemake.params.multilabel
@@ -35,8 +36,9 @@ schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["
 log.info("training %s (methods: %s; %d classes, %s) on %d images of split %s on %s", cfg["backbone"],
          ", ".join(methods) or "cam", num_classes, "multi-label" if multilabel else "single-label", len(rows),
          snakemake.params.split, device)
-# resumable state belongs to these params and these exact inputs (data, checkpoints, code)
-digest = params_digest({**cfg, "seed": seed, "multilabel": multilabel, "inputs": inputs_fingerprint(snakemake.input)})
+# resumable state belongs to these params and these exact inputs (data, checkpoints, code); model.pt records both
+record = provenance_record({**cfg, "seed": seed, "multilabel": multilabel}, snakemake.input)
+digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
 # the weight of the listed regulariser, if any: entropy/confidence_penalty lambda, label-smoothing epsilon
 weight = next((cfg[m].get("lambda", cfg[m].get("epsilon")) for m in REGULARISERS if m in methods), 0.0)
 loss_fn = classifier_loss(methods, puzzle=cfg.get("puzzle"), eader=cfg.get("eader"), weight=weight,
@@ -47,6 +49,7 @@ history = fit(trained, dataset, loss_fn, schedule=schedule, param_groups=groups,
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"], "num_classes": num_classes}
 extra = {"adversary_state_dict": trained.adversary.cpu().state_dict()} if "eader" in methods else {}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history, **extra,
-             **provenance({**cfg, "seed": seed})}, snakemake.output.model)
+             **as_attributes(record)}, snakemake.output.model)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
+write_provenance(snakemake.output.history, record)
 clear_state(snakemake.params.state)

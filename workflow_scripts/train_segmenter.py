@@ -8,16 +8,17 @@ import torch
 from wsss.data.datasets import SegmentationCrops
 from wsss.data.labels import labelled_rows, load_split
 from wsss.data.voc import VOCLayout
-from wsss.io.checkpoint import inputs_fingerprint, load, save_atomic
+from wsss.io.checkpoint import load, save_atomic
 from wsss.models.deeplab import build_segmenter
-from wsss.runtime import job_logger, params_digest, provenance, resolve_device, set_threads
+from wsss.runtime import (as_attributes, job_logger, params_digest, provenance_record, resolve_device, set_threads,
+                          write_provenance)
 from wsss.training.loop import Schedule, clear_state, fit
 from wsss.training.segmentation import segmentation_loss
 
 log = job_logger(snakemake.log[0], "train_segmenter")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.segmentation, snakemake.params.seed
-device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback)
+device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 rows = load_split(snakemake.input.labels, snakemake.params.split)
 if snakemake.wildcards.supervision == "gt":
     layout = VOCLayout(snakemake.params.root)
@@ -37,13 +38,14 @@ dataset = SegmentationCrops(snakemake.params.root, rows, mask_path, crop=cfg["cr
 schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                     weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
 log.info("training on %d images with %s masks", len(rows), snakemake.wildcards.supervision)
-# resumable state belongs to these params and these exact inputs (data, checkpoints, code)
-digest = params_digest({**cfg, "seed": seed, "inputs": inputs_fingerprint(snakemake.input),
-                        "supervision": snakemake.wildcards.supervision})
+# resumable state belongs to these params and these exact inputs (data, checkpoints, code); model.pt records both
+record = provenance_record({**cfg, "seed": seed, "supervision": snakemake.wildcards.supervision}, snakemake.input)
+digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
 history = fit(model, dataset, segmentation_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
               state_path=snakemake.params.state, digest=digest, device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info)
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
-             **provenance({**cfg, "seed": seed})}, snakemake.output.model)
+             **as_attributes(record)}, snakemake.output.model)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
+write_provenance(snakemake.output.history, record)
 clear_state(snakemake.params.state)

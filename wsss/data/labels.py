@@ -130,13 +130,22 @@ def class_keys(row) -> np.ndarray:
     return np.array([i + 1 for i, name in enumerate(class_columns(row.index)) if row[name]], dtype=np.int64)
 
 
+def has_object_label(rows: pd.DataFrame) -> pd.Series:
+    """Per row: whether the image has at least one object label (some class column is 1)."""
+    return rows[class_columns(rows.columns)].sum(axis=1) > 0
+
+
 def labelled_rows(rows: pd.DataFrame, log=None) -> pd.DataFrame:
-    """Rows with at least one object label; the others are skipped, each named in the log."""
-    has_label = rows[class_columns(rows.columns)].sum(axis=1) > 0
-    for image_id in rows.loc[~has_label, "image_id"]:
-        if log is not None:
+    """Rows with at least one object label; the others are skipped (not an error), each named in the log,
+    then their count."""
+    labelled = has_object_label(rows)
+    skipped = rows.loc[~labelled, "image_id"].tolist()
+    if log is not None:
+        for image_id in skipped:
             log.warning("skipping image %s: no object label", image_id)
-    return rows[has_label].reset_index(drop=True)
+        if skipped:
+            log.warning("skipped %d of %d images: no object label", len(skipped), len(rows))
+    return rows[labelled].reset_index(drop=True)
 
 
 def load_split(table_path, split: str, *, labelled_only: bool = False, log=None) -> pd.DataFrame:

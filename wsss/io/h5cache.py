@@ -2,7 +2,8 @@
 
 Schema (also in the README):
     file attributes   format='wsss-cams', schema_version, split, checkpoint_sha256,
-                      config (JSON of the params that made it), wsss_version, git_describe
+                      config (JSON of the params that made it), inputs_sha256 (JSON {input path: sha256}),
+                      wsss_version, git_describe; n_empty_maps (labelled classes whose map is all zero)
     /<image_id>/      group, one per image ('%' and '/' of an id written %25 and %2F), attributes:
         keys          int32 (K,)   class indices 1..C of the image's labels (mask values)
         height, width int          image size
@@ -10,7 +11,10 @@ Schema (also in the README):
       high_res        float16 (K, H, W)  CAMs at image resolution, max-normalised
 Datasets are chunked one class map per chunk and gzip-compressed with the shuffle filter.
 The file is written under '<path>.partial' and renamed when complete, so a killed job never
-leaves a file that looks finished; a rerun resumes from the partial file if its attributes match.
+leaves a file that looks finished; a rerun resumes from the partial file if its attributes match
+and it reads back whole (a damaged partial file is deleted and the cache started over).
+
+    python -m wsss.io.h5cache size <cache.h5>   bytes per image, and the size at 10,582 images
 """
 
 from __future__ import annotations
@@ -46,52 +50,109 @@ def _dataset(group, name, array):
 
 
 class CamCacheWriter:
-    """Resumable writer: `with CamCacheWriter(path, attrs) as w: w.add(...)`; renames on success."""
+    """Resumable writer: `with CamCacheWriter(path, attrs) as w: w.add(...)`; renames on success.
+
+    A partial file is resumed only when its attributes equal attrs and every image marked complete
+    reads back whole; one made with other attributes, or damaged by a kill (unreadable metadata or
+    data), is deleted and the work starts over. A write that fails inside HDF5 deletes the partial
+    file too, so that the rerun starts over instead of failing on the same damage forever.
+    """
 
     def __init__(self, path, attrs: dict, file_format: str = FORMAT):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.attrs = {"format": file_format, "schema_version": SCHEMA_VERSION, **attrs}
         self.file = None
+        self.restarted = False  # a partial file existed but could not be resumed
+        self._done: set[str] = set()
+        self._damaged = False
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.partial.exists() and not self._partial_matches():
-            self.partial.unlink()
-        self.file = h5py.File(self.partial, "a")
+        if self.partial.exists():
+            self.file, self._done = self._resume()
+            self.restarted = self.file is None
+        if self.file is None:
+            self.partial.unlink(missing_ok=True)
+            self.file, self._done = h5py.File(self.partial, "w"), set()
         for key, value in self.attrs.items():
             self.file.attrs[key] = value
         return self
 
-    def _partial_matches(self) -> bool:
+    def _resume(self):
+        """(the partial file open for appending, its complete image ids), or (None, set()) when it was
+        made with other attributes or cannot be read back whole."""
         try:
-            with h5py.File(self.partial, "r") as handle:
-                return all(_same(handle.attrs.get(k), v) for k, v in self.attrs.items())
-        except OSError:  # truncated by a kill: start over
-            return False
+            handle = h5py.File(self.partial, "a")
+        except Exception:  # truncated or overwritten by a kill: start over
+            return None, set()
+        try:
+            if not all(_same(handle.attrs.get(k), v) for k, v in self.attrs.items()):
+                handle.close()
+                return None, set()
+            done = set()
+            for name, group in handle.items():
+                if group.attrs.get("complete", False):
+                    for dataset in group.values():
+                        dataset[()]  # every chunk decompresses: no damaged data is ever published
+                    done.add(image_id_of(name))
+            return handle, done
+        except Exception:  # openable but damaged (object headers, chunks): start over
+            try:
+                handle.close()
+            except Exception:
+                pass
+            return None, set()
 
     def done(self) -> set[str]:
         """Image ids already complete in the partial file (a kill mid-image leaves no 'complete' flag)."""
-        return {image_id_of(name) for name, group in self.file.items() if group.attrs.get("complete", False)}
+        return set(self._done)
+
+    def read(self, image_id: str) -> dict:
+        """A complete image's entry in the partial file, as CamCache.read returns it."""
+        return _read_group(self.file[group_name(image_id)])
+
+    def annotate(self, **attrs) -> None:
+        """Extra file attributes known only at the end (counts); not compared when resuming."""
+        for key, value in attrs.items():
+            self.file.attrs[key] = value
 
     def add(self, image_id: str, keys, size, **arrays) -> None:
         """Store one image's maps (e.g. cam=..., high_res=...) with its class keys and size."""
         name = group_name(image_id)
-        if name in self.file:
-            del self.file[name]
-        group = self.file.create_group(name)
-        group.attrs["keys"] = np.asarray(keys, dtype=np.int32)
-        group.attrs["height"], group.attrs["width"] = int(size[0]), int(size[1])
-        for name, array in arrays.items():
-            _dataset(group, name, array)
-        group.attrs["complete"] = True
-        self.file.flush()
+        try:
+            if name in self.file:
+                del self.file[name]
+            group = self.file.create_group(name)
+            group.attrs["keys"] = np.asarray(keys, dtype=np.int32)
+            group.attrs["height"], group.attrs["width"] = int(size[0]), int(size[1])
+            for array_name, array in arrays.items():
+                _dataset(group, array_name, array)
+            group.attrs["complete"] = True
+            self.file.flush()
+        except Exception as error:
+            self._damaged = True
+            raise CacheError(f"{self.partial}: cannot write image {image_id!r} ({error}); the partial file is "
+                             "deleted, so a rerun starts this cache over") from error
+        self._done.add(image_id)
 
     def __exit__(self, exc_type, exc, tb):
-        self.file.close()
-        if exc_type is None:
+        try:
+            self.file.close()
+        except Exception:
+            self._damaged = True
+        if self._damaged:
+            self.partial.unlink(missing_ok=True)
+        elif exc_type is None:
             os.replace(self.partial, self.path)
         return False
+
+
+def _read_group(group) -> dict:
+    entry = {name: group[name][()].astype(np.float32) for name in group}
+    entry["keys"] = np.asarray(group.attrs["keys"], dtype=np.int64)
+    entry["size"] = (int(group.attrs["height"]), int(group.attrs["width"]))
+    return entry
 
 
 def _same(stored, expected) -> bool:
@@ -113,14 +174,20 @@ class CamCache:
             self.file = h5py.File(self.path, "r")
         except OSError as error:
             raise CacheError(f"{self.path}: not a readable HDF5 file ({error})") from error
+        problem = self._mismatch(file_format, expect or {})
+        if problem:
+            self.file.close()
+            raise CacheError(f"{self.path}: {problem}")
+
+    def _mismatch(self, file_format: str, expect: dict) -> str | None:
+        """Why this file is not the cache the caller expects (format, then each expected attribute), or None."""
         if self.file.attrs.get("format") != file_format:
-            raise CacheError(f"{self.path}: not a {file_format} file (format attribute {self.file.attrs.get('format')!r})")
-        for key, value in (expect or {}).items():
+            return f"not a {file_format} file (format attribute {self.file.attrs.get('format')!r})"
+        for key, value in expect.items():
             if not _same(self.file.attrs.get(key), value):
-                raise CacheError(
-                    f"{self.path}: attribute {key}={self.file.attrs.get(key)!r} but this stage expects {value!r}; "
-                    "the cache was made by a different config or checkpoint"
-                )
+                return (f"attribute {key}={self.file.attrs.get(key)!r} but this stage expects {value!r}; "
+                        "the cache was made by a different config or checkpoint (rerun the stage that makes it)")
+        return None
 
     @property
     def attrs(self) -> dict:
@@ -140,11 +207,7 @@ class CamCache:
         """{'keys': (K,) int, 'size': (H, W), and each stored map as float32, e.g. 'cam', 'high_res'}."""
         if image_id not in self:
             raise CacheError(f"{self.path}: no entry for image {image_id!r}")
-        group = self.file[group_name(image_id)]
-        entry = {name: group[name][()].astype(np.float32) for name in group}
-        entry["keys"] = np.asarray(group.attrs["keys"], dtype=np.int64)
-        entry["size"] = (int(group.attrs["height"]), int(group.attrs["width"]))
-        return entry
+        return _read_group(self.file[group_name(image_id)])
 
     def close(self):
         self.file.close()
@@ -155,3 +218,43 @@ class CamCache:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+#: Images in PASCAL VOC 2012 train_aug (SBD): what a full-scale cache holds.
+VOC_TRAIN_AUG_IMAGES = 10_582
+
+
+def cache_size(path) -> dict:
+    """Bytes on disk per image of a cache, and the raw float16 bytes of its maps (what compression saves)."""
+    path = Path(path)
+    raw = 0
+    with h5py.File(path, "r") as handle:
+        images = len(handle)
+        for group in handle.values():
+            raw += sum(dataset.size * dataset.dtype.itemsize for dataset in group.values())
+    size = path.stat().st_size
+    return {"images": images, "file_bytes": size, "bytes_per_image": size / max(images, 1),
+            "raw_float16_bytes": raw, "compression_ratio": raw / size}
+
+
+def main(argv=None) -> None:
+    """python -m wsss.io.h5cache size <cache.h5> [--images N]: bytes per image and the size at N images."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m wsss.io.h5cache", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    size = commands.add_parser("size", help="bytes per image of a cache, extrapolated to N images")
+    size.add_argument("cache")
+    size.add_argument("--images", type=int, default=VOC_TRAIN_AUG_IMAGES,
+                      help=f"extrapolate to this many images (default {VOC_TRAIN_AUG_IMAGES}, VOC train_aug)")
+    args = parser.parse_args(argv)
+    stats = cache_size(args.cache)
+    print(f"{args.cache}: {stats['file_bytes']} bytes, {stats['images']} images, "
+          f"{stats['bytes_per_image'] / 1e3:.1f} kB per image (raw float16 {stats['raw_float16_bytes']} bytes, "
+          f"compressed {stats['compression_ratio']:.2f}x)")
+    print(f"cache_size images={args.images} bytes={stats['bytes_per_image'] * args.images:.0f} "
+          f"gb={stats['bytes_per_image'] * args.images / 1e9:.2f} bytes_per_image={stats['bytes_per_image']:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..data.classes import CLASS_NAMES
+from ..data.labels import has_object_label
 from ..data.voc import VOCLayout, load_mask
 from ..io.h5cache import CamCache
 from ..methods.cam import cams_to_labels
@@ -24,15 +25,17 @@ def sweep_confusions(cache: CamCache, layout: VOCLayout, image_ids, thresholds, 
     return confusions
 
 
-def evaluate_cam_cache(cache_path, root, rows: pd.DataFrame, *, thresholds, fixed_threshold: float):
+def evaluate_cam_cache(cache_path, root, rows: pd.DataFrame, *, thresholds, fixed_threshold: float,
+                       expect: dict | None = None):
     """(sweep table: one row per threshold with mIoU and per-class IoU, summary: best and fixed).
 
     Images without a ground-truth mask are not scored; images skipped by make_cams (no label) are
-    not in the cache and are not scored either (their count is reported).
+    not in the cache and are not scored either (n_not_scored counts both, n_unlabelled the latter).
+    expect: attributes the cache must have (CamCache refuses another split or checkpoint's).
     """
     layout = VOCLayout(root)
     thresholds = sorted(set(float(t) for t in thresholds) | {float(fixed_threshold)})
-    with CamCache(cache_path) as cache:
+    with CamCache(cache_path, expect=expect) as cache:
         scored = [i for i in rows["image_id"] if layout.mask(i) is not None and i in cache]
         confusions = sweep_confusions(cache, layout, scored, thresholds)
     sweep = pd.DataFrame(
@@ -43,6 +46,7 @@ def evaluate_cam_cache(cache_path, root, rows: pd.DataFrame, *, thresholds, fixe
     fixed = sweep.loc[sweep["threshold"] == float(fixed_threshold)].iloc[0]
     summary = pd.DataFrame([{
         "n_images": len(scored), "n_not_scored": len(rows) - len(scored),
+        "n_unlabelled": int((~has_object_label(rows)).sum()),
         "best_threshold": best["threshold"], "miou_best": best["miou"],
         "fixed_threshold": float(fixed_threshold), "miou_fixed": fixed["miou"],
         **{f"iou_{name}": best[name] for name in CLASS_NAMES},

@@ -76,13 +76,15 @@ def wsol_truth(layout):
 
 
 def evaluate_localization(model, cache_path, root, image_ids, *, split: str = "", box_fraction: float,
-                          cam_thresholds, iou_thresholds, device, class_names=CLASS_NAMES, progress: bool = True):
+                          cam_thresholds, iou_thresholds, device, class_names=CLASS_NAMES, expect: dict | None = None,
+                          progress: bool = True):
     """(summary one-row table, per-class PxAP table) over the images that have ground truth.
 
     root: a VOC-layout folder (boxes from the XML, pixels from the class masks; both needed) or a wsol
     root dict (boxes and/or masks of the split's localization.txt). Images in the cache without ground
     truth are not scored (counted). Metrics without ground truth (no boxes: the box metrics; no masks:
     mPxAP) are NaN. Top-1 Cls counts over the scored samples. class_names[k] names mask value k.
+    expect: attributes the cache must have (e.g. the split and the sha256 of `model`'s checkpoint).
     """
     layout = open_layout(root, split)
     truth = wsol_truth(layout) if is_wsol(root) else voc_truth(layout)
@@ -90,7 +92,7 @@ def evaluate_localization(model, cache_path, root, image_ids, *, split: str = ""
     boxes_acc = BoxAccumulator(thresholds=cam_thresholds, iou_thresholds=iou_thresholds)
     pxap = ClassPxAPAccumulator(thresholds=cam_thresholds)
     scored = cls_count = cls_correct = 0
-    with CamCache(cache_path) as cache:
+    with CamCache(cache_path, expect=expect) as cache:
         todo = [i for i in image_ids if i in cache]
         for image_id in tqdm(todo, desc="localization", disable=not progress, mininterval=5):
             entry = cache.read(image_id)

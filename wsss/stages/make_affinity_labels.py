@@ -48,9 +48,16 @@ def _work(job):
 
 
 def write_affinity_labels(cache_path, root, rows: pd.DataFrame, out_dir, *, method: str, params: dict, crf: dict,
-                          threads: int = 1, progress: bool = True) -> dict:
-    """Write '<out_dir>/<id>.png' for every row, `threads` CRF processes at once; resumable."""
-    work = partial_folder(out_dir)
+                          threads: int = 1, expect: dict | None = None, provenance: dict | None = None,
+                          progress: bool = True) -> dict:
+    """Write '<out_dir>/<id>.png' for every row, `threads` CRF processes at once; resumable.
+
+    expect: attributes the CAM cache must have (CamCache refuses another split or checkpoint's).
+    provenance: the record of this work (runtime.provenance_record); a partial folder made for
+    another record is emptied, not resumed, and the record is published in the folder.
+    """
+    CamCache(cache_path, expect=expect).close()  # refuse a wrong cache before any work (and before forking)
+    work = partial_folder(out_dir, provenance)
     jobs = [(i, work / f"{i}.png") for i in rows["image_id"] if not (work / f"{i}.png").exists()]
     resumed = len(rows) - len(jobs)
     init = (str(cache_path), str(root), method, params, crf)

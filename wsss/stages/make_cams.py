@@ -26,12 +26,18 @@ def same_size_batches(dataset, indices, batch_size: int):
         yield batch
 
 
+def zero_map_keys(keys, high_res: np.ndarray) -> list[int]:
+    """The labelled classes whose max-normalised map is zero everywhere (as stored, float16); high_res: (K, H, W)."""
+    return [int(k) for k, m in zip(keys, np.asarray(high_res, dtype=np.float16)) if not np.any(m > 0)]
+
+
 def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scales, flip: bool,
                     batch_size: int, device, attention: str = "cam", progress: bool = True) -> dict:
     """Compute and store CAMs (stride and image resolution) of each row's labelled classes.
 
     Resumes from a partial cache made with the same attributes. Returns counts, including the
-    images whose CAM is all zero for some labelled class (counted, not divided by zero).
+    images whose CAM is all zero for some labelled class (counted, resumed images included, and
+    stored as the file attribute n_empty_maps; max_normalise never divides by their zero peak).
     """
     dataset = WholeImages(root, rows)
     stride = model.backbone.output_stride
@@ -40,6 +46,12 @@ def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scale
     with CamCacheWriter(path, attrs) as writer:
         done = writer.done()
         todo = [i for i in range(len(dataset)) if rows.at[i, "image_id"] not in done]
+        for image_id in rows["image_id"]:
+            if image_id in done:
+                entry = writer.read(image_id)
+                zero = zero_map_keys(entry["keys"], entry["high_res"])
+                if zero:
+                    empty[image_id] = zero
         bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), desc="cams", disable=not progress,
                    mininterval=5)
         for batch in same_size_batches(dataset, todo, batch_size):
@@ -47,11 +59,13 @@ def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scale
             for item, (cam, high_res) in zip(batch, image_cams(model, images, [b["keys"] for b in batch],
                                                               scales=scales, flip=flip, stride=stride,
                                                               attention=attention)):
-                zero = [int(k) for k, m in zip(item["keys"], high_res) if not np.any(m > 0)]
+                zero = zero_map_keys(item["keys"], high_res)
                 if zero:
                     empty[item["image_id"]] = zero
                 writer.add(item["image_id"], item["keys"], item["image"].shape[:2], cam=cam, high_res=high_res)
             bar.update(len(batch))
         bar.close()
-    return {"images": len(dataset), "resumed": len(dataset) - len(todo), "empty_maps": empty,
-            "n_empty_maps": sum(len(v) for v in empty.values())}
+        n_empty = sum(len(v) for v in empty.values())
+        writer.annotate(n_empty_maps=n_empty)
+    return {"images": len(dataset), "resumed": len(dataset) - len(todo), "restarted": writer.restarted,
+            "empty_maps": empty, "n_empty_maps": n_empty}

@@ -53,11 +53,18 @@ def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, cr
 
 def write_random_walk(model, cam_path, root, rows: pd.DataFrame, mask_dir, scores_path, *, attrs: dict,
                       alpha_bg: float, radius: int, beta: float, logt: int, crf: dict | None, device,
-                      progress: bool = True) -> dict:
-    """Pseudo masks '<mask_dir>/<id>.png' and refined scores in one HDF5 file; resumable."""
+                      cam_expect: dict | None = None, provenance: dict | None = None, progress: bool = True) -> dict:
+    """Pseudo masks '<mask_dir>/<id>.png' and refined scores in one HDF5 file; resumable.
+
+    attrs: the scores file's attributes (its partial file is resumed only when they match, so they
+    must hold every setting the output depends on, the CRF's included). cam_expect: attributes the
+    CAM cache must have. provenance: the record of this work; a partial mask folder made for another
+    record is emptied, not resumed.
+    """
     layout = VOCLayout(root)
-    work = partial_folder(mask_dir)
-    with CamCache(cam_path) as cams, CamCacheWriter(scores_path, attrs, file_format=RW_FORMAT) as writer:
+    cams = CamCache(cam_path, expect=cam_expect)  # refuse a wrong cache before touching any partial output
+    work = partial_folder(mask_dir, provenance)
+    with cams, CamCacheWriter(scores_path, attrs, file_format=RW_FORMAT) as writer:
         done = writer.done()
         todo = [i for i in rows["image_id"] if not (i in done and (work / f"{i}.png").exists())]
         for image_id in tqdm(todo, desc="random walk", disable=not progress, mininterval=5):

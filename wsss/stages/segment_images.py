@@ -35,10 +35,14 @@ def segment_probabilities(model, image: np.ndarray, *, scales, flip: bool, devic
 
 
 def write_segmentation(model, root, rows: pd.DataFrame, out_dir, *, scales, flip: bool, crf: dict | None,
-                       device, progress: bool = True) -> dict:
-    """'<out_dir>/<id>.png' label masks for every row; resumable."""
+                       device, provenance: dict | None = None, progress: bool = True) -> dict:
+    """'<out_dir>/<id>.png' label masks for every row; resumable.
+
+    provenance: the record of this work (runtime.provenance_record); a partial folder made for
+    another record (other settings, another segmenter) is emptied, not resumed.
+    """
     layout = VOCLayout(root)
-    work = partial_folder(out_dir)
+    work = partial_folder(out_dir, provenance)
     todo = [i for i in rows["image_id"] if not (work / f"{i}.png").exists()]
     for image_id in tqdm(todo, desc="segment", disable=not progress, mininterval=5):
         image = load_image(layout.image(image_id))

@@ -1,20 +1,24 @@
-"""One training loop for every network of the pipeline, with per-epoch checkpoints and exact resume.
+"""One training loop for every network of the pipeline, with checkpoints within and after each epoch and exact resume.
 
-Resumable state (model, optimiser, epoch, iteration, loss history) lives in a state file that is
-NOT a declared Snakemake output, so Snakemake's deletion of outputs before a rerun cannot destroy
-it. It carries a digest of the training parameters and of the input files: a state made with other
-parameters or inputs is ignored. The caller removes it (clear_state) once the model is saved.
-Batch order and augmentation are pure functions of (seed, epoch, index), so an interrupted and
-resumed run ends with the same weights as an uninterrupted one on the CPU.
+Resumable state (model, optimiser, schedule position, RNG states, epoch, step, loss history) lives
+in a state file that is NOT a declared Snakemake output, so Snakemake's deletion of outputs before
+a rerun cannot destroy it. It carries a digest of the training parameters and of the input files:
+a state made with other parameters or inputs is ignored. The caller removes it (clear_state) once
+the model is saved. Batch order and augmentation are pure functions of (seed, epoch, index), and
+the global RNG states travel with the state, so an interrupted and resumed run ends with the same
+weights as an uninterrupted one on the CPU, wherever it was killed.
 """
 
 from __future__ import annotations
 
 import math
+import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -84,14 +88,37 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=generator).tolist()
 
 
+def rng_state() -> dict:
+    """The global random generators' states (torch, CUDA, numpy, python), for an exact resume."""
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what rng_state saved."""
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedule, param_groups,
         state_path, digest: str, device, seed: int = 0, num_workers: int = 0, log=print,
-        progress: bool = True, on_epoch_end: Callable | None = None) -> list[dict]:
+        progress: bool = True, on_epoch_end: Callable | None = None, checkpoint_every: int = 0,
+        checkpoint_seconds: float | None = 600.0) -> list[dict]:
     """Train model on dataset for schedule.epochs, resuming from state_path when its digest matches.
 
     loss_fn(model, batch, step) -> (loss, {name: float}) computes one batch's loss; step is a Step
     (iteration, total) for losses with schedules (Puzzle-CAM's alpha ramp, EADER's alternation). Returns the loss
     history (one dict per epoch: each part's mean over the steps that reported it). A NaN/Inf loss raises TrainingError naming the step.
+
+    The state (model, optimiser, schedule position, global RNG states, epoch and step, the epoch's
+    running loss sums) is saved atomically at the end of every epoch, and within an epoch every
+    checkpoint_every iterations (0: never) and whenever checkpoint_seconds have passed since the
+    last save (None: never). A run killed anywhere resumes from the last save and ends with the same
+    weights as an uninterrupted one: the skipped batches are never loaded, and batch order and
+    augmentation depend only on (seed, epoch, index).
     """
     state_path = Path(state_path)
     model.to(device)
@@ -100,35 +127,60 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
     if steps_per_epoch == 0:
         raise TrainingError(f"{len(dataset)} training images are fewer than one batch of {schedule.batch_size}")
     total = steps_per_epoch * schedule.epochs
-    start_epoch, history = 0, []
+    start_epoch, start_step, history, sums, counts, saved_rng = 0, 0, [], {}, {}, None
     if state_path.exists():
         state = load(state_path)
         if state.get("digest") == digest:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            start_epoch, history = state["epoch"], state["history"]
-            log(f"resuming from {state_path} at epoch {start_epoch}/{schedule.epochs}")
+            start_epoch, start_step, history = state["epoch"], state.get("step", 0), state["history"]
+            sums, counts, saved_rng = state.get("sums", {}), state.get("counts", {}), state.get("rng")
+            iteration = state.get("iteration", start_epoch * steps_per_epoch)
+            log(f"resuming from {state_path} at epoch {start_epoch + 1}/{schedule.epochs} step "
+                f"{start_step}/{steps_per_epoch} (iteration {iteration}/{total})")
         else:
-            log(f"ignoring {state_path}: it was made with other training parameters")
+            log(f"ignoring {state_path}: it was made with other training parameters or inputs")
+
+    def save(epoch: int, step: int) -> None:
+        """State after `step` steps of epoch (0-based); step == steps_per_epoch is saved as the next epoch's 0."""
+        if step == steps_per_epoch:
+            epoch, step = epoch + 1, 0
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": {"kind": "poly", "iteration": epoch * steps_per_epoch + step, "total": total,
+                                   "power": schedule.poly_power, "lr": [g["lr"] for g in optimizer.param_groups]},
+                     "rng": rng_state(), "epoch": epoch, "step": step, "iteration": epoch * steps_per_epoch + step,
+                     "sums": dict(sums), "counts": dict(counts), "history": history, "digest": digest}, state_path)
+
+    last_save = time.monotonic()
     for epoch in range(start_epoch, schedule.epochs):
         model.train()
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
+        first = start_step if epoch == start_epoch else 0
         order = epoch_order(len(dataset), seed, epoch)
-        batches = [order[i * schedule.batch_size:(i + 1) * schedule.batch_size] for i in range(steps_per_epoch)]
+        batches = [order[i * schedule.batch_size:(i + 1) * schedule.batch_size] for i in range(first, steps_per_epoch)]
         loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers)
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}  # steps that reported each part (EADER's turns report different parts)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", disable=not progress, mininterval=5)
-        for step, batch in enumerate(bar):
+        if saved_rng is not None and first == 0:  # saved at an epoch's end: the loader draws from it next
+            set_rng_state(saved_rng)
+        batch_iter = iter(loader)  # (draws the loader's base seed from the global torch RNG)
+        if saved_rng is not None and first > 0:  # saved mid-epoch, after this epoch's loader drew its seed
+            set_rng_state(saved_rng)
+        saved_rng = None
+        if first == 0:
+            sums, counts = {}, {}  # steps that reported each part (EADER's turns report different parts)
+        bar = tqdm(batch_iter, total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{schedule.epochs}",
+                   disable=not progress, mininterval=5)
+        for step, batch in enumerate(bar, start=first):
             iteration = epoch * steps_per_epoch + step
             poly_lr(optimizer, iteration, total, schedule.poly_power)
             batch = [b.to(device, non_blocking=True) if torch.is_tensor(b) else b for b in batch]
             loss, parts = loss_fn(model, batch, Step(iteration, total))
             if not math.isfinite(loss.item()):
+                kept = (f"last good checkpoint kept at {state_path}" if state_path.exists()
+                        else "no checkpoint saved yet")
                 raise TrainingError(
                     f"non-finite loss ({loss.item()}) at epoch {epoch + 1} step {step + 1} "
-                    f"(iteration {iteration + 1}); last good checkpoint kept at {state_path}"
+                    f"(iteration {iteration + 1}); {kept}"
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -137,11 +189,18 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
                 sums[name] = sums.get(name, 0.0) + float(value)
                 counts[name] = counts.get(name, 0) + 1
             bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            done = step + 1
+            if done < steps_per_epoch and (
+                    (checkpoint_every and (iteration + 1) % checkpoint_every == 0)
+                    or (checkpoint_seconds is not None and time.monotonic() - last_save >= checkpoint_seconds)):
+                save(epoch, done)
+                last_save = time.monotonic()
         means = {"epoch": epoch + 1, **{k: v / counts[k] for k, v in sums.items()}}
         history.append(means)
         log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in means.items()))
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                     "history": history, "digest": digest}, state_path)
+        sums, counts = {}, {}
+        save(epoch, steps_per_epoch)
+        last_save = time.monotonic()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
     return history

@@ -1,0 +1,60 @@
+"""wsss.runtime: the device check (a GPU asked for where there is none) and the provenance helper."""
+
+import hashlib
+import json
+
+import pytest
+import torch
+
+from wsss.errors import WSSSError
+from wsss.runtime import (as_attributes, job_logger, provenance_path, provenance_record, read_provenance,
+                          resolve_device, same_work, write_provenance)
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_cuda_without_a_gpu_fails_naming_the_config_key(no_cuda):
+    with pytest.raises(WSSSError, match=r"config key 'device' is 'cuda' but no CUDA GPU is visible "
+                                        r"\(set device: auto or allow_cpu_fallback: true\)"):
+        resolve_device("cuda", allow_cpu_fallback=False)
+    assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_cuda_fallback_warns_into_the_rule_log_file(no_cuda, tmp_path):
+    log = job_logger(tmp_path / "rule.log", "rule")
+    assert resolve_device("cuda:0", allow_cpu_fallback=True, log=log) == torch.device("cpu")
+    for handler in log.handlers:
+        handler.close()
+    log.handlers.clear()
+    text = (tmp_path / "rule.log").read_text()
+    assert "WARNING config key 'device' is 'cuda:0' but no CUDA GPU is visible: running on the CPU" in text
+
+
+def test_provenance_record_holds_config_code_version_and_input_checksums(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"alpha")
+    (tmp_path / "masks").mkdir()
+    (tmp_path / "masks" / "x.png").write_bytes(b"png")
+    record = provenance_record({"beta": 8, "scales": (1.0, 0.5)}, [tmp_path / "a.txt", tmp_path / "masks"])
+    assert record["config"] == {"beta": 8, "scales": [1.0, 0.5]}
+    assert record["inputs_sha256"][str(tmp_path / "a.txt")] == hashlib.sha256(b"alpha").hexdigest()
+    assert len(record["inputs_sha256"][str(tmp_path / "masks")]) == 64  # a folder: all of its files
+    assert record["git_describe"] and record["wsss_version"]
+    assert json.loads(as_attributes(record)["inputs_sha256"]) == record["inputs_sha256"]
+
+    table = tmp_path / "scores.tsv"
+    table.write_text("miou\n0.5\n")
+    assert write_provenance(table, record) == tmp_path / "scores.tsv.provenance.json"  # beside a file
+    assert write_provenance(tmp_path / "masks", record) == tmp_path / "masks" / "provenance.json"  # inside a folder
+    assert read_provenance(table) == record and provenance_path(tmp_path / "masks").is_file()
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_same_work_compares_config_and_inputs_not_the_code_version(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"alpha")
+    record = provenance_record({"beta": 8}, [tmp_path / "a.txt"])
+    assert same_work(record, {**record, "git_describe": "other"})
+    assert not same_work(record, provenance_record({"beta": 4}, [tmp_path / "a.txt"]))
+    assert not same_work(record, None)
