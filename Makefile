@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CORES ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: run test venv weights lint clean
+.PHONY: run test venv weights lint clean slurm
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,13 @@ run: venv
 
 test: venv
 	$(PY) -m pytest tests -q
+
+slurm:  ## slurm-wlm and munge for tests/test_slurm.py's one-node cluster, from apt when sbatch is missing (root)
+	@command -v sbatch >/dev/null 2>&1 || { \
+	  test "$$(id -u)" -eq 0 || { echo "make slurm: installing slurm-wlm and munge needs root (apt-get)" >&2; exit 1; }; \
+	  echo "make slurm: installing slurm-wlm and munge with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq >/dev/null && apt-get install -y -qq slurm-wlm munge >/dev/null; }
 
 lint: venv
 	$(SNAKEMAKE) --lint
