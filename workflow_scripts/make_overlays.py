@@ -1,0 +1,38 @@
+"""Rule make_overlays: a grid of the first images of a split: image | CAM | affinity labels | pseudo mask | truth."""
+
+from pathlib import Path
+
+import numpy as np
+
+from wsss.data.classes import IGNORE_INDEX
+from wsss.data.labels import class_columns, load_split
+from wsss.data.voc import VOCLayout, load_image, load_mask
+from wsss.figures import legend_entries, overlay_figure, overlay_panels
+from wsss.io.h5cache import CamCache
+from wsss.io.png import read_label_png
+from wsss.runtime import job_logger
+
+log = job_logger(snakemake.log[0], "make_overlays")
+rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
+rows = rows.head(snakemake.params.n_images)
+layout = VOCLayout(snakemake.params.root)
+panels, titles, label_maps = [], [], []
+with CamCache(snakemake.input.cams) as cache:
+    for _, row in rows.iterrows():
+        image_id = row["image_id"]
+        image = load_image(layout.image(image_id))
+        affinity = read_label_png(Path(snakemake.input.affinity_labels) / f"{image_id}.png")
+        pseudo = read_label_png(Path(snakemake.input.pseudo_masks) / f"{image_id}.png")
+        mask_path = layout.mask(image_id)
+        truth = (load_mask(mask_path, expected_size=image.shape[:2]) if mask_path is not None
+                 else np.full(image.shape[:2], IGNORE_INDEX, dtype=np.uint8))
+        panels.append(overlay_panels(image, cache.read(image_id)["high_res"], affinity, pseudo, truth,
+                                     alpha=snakemake.params.alpha))
+        classes = [name for name in class_columns(row.index) if row[name] == 1]
+        titles.append(f"{image_id}\n{', '.join(classes)}")
+        label_maps += [affinity, pseudo, truth]
+        log.info("%s: %s", image_id, ", ".join(classes))
+figure = overlay_figure(panels, titles, legend_entries(label_maps),
+                        title=f"{snakemake.wildcards.experiment}: {snakemake.wildcards.split} images")
+figure.savefig(snakemake.output.figure, dpi=snakemake.params.dpi)
+log.info("wrote %s (%d images)", snakemake.output.figure, len(panels))

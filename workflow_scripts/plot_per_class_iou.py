@@ -1,0 +1,15 @@
+"""Rule plot_per_class_iou: one experiment's per-class IoU bars (CAM, pseudo masks, segmentation, upper bound)."""
+
+import pandas as pd
+
+from wsss.figures import experiment_iou_series, per_class_iou_figure
+from wsss.runtime import job_logger
+
+log = job_logger(snakemake.log[0], "plot_per_class_iou")
+tables = {name: pd.read_csv(snakemake.input[name], sep="\t")
+          for name in ("cams", "pseudo_masks", "segmentation", "upper_bound")}
+series = experiment_iou_series(**tables, train_split=snakemake.params.train_split,
+                               val_split=snakemake.params.val_split)
+figure = per_class_iou_figure(series, title=f"{snakemake.wildcards.experiment}: per-class IoU")
+figure.savefig(snakemake.output.figure, dpi=snakemake.params.dpi)
+log.info("wrote %s (%s)", snakemake.output.figure, ", ".join(series))
