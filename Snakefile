@@ -21,6 +21,9 @@ if config_errors(config, SCHEMA):
 validate(config, "config.schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/classifier.smk"
@@ -30,19 +33,16 @@ include: "rules/random_walk.smk"
 include: "rules/segmentation.smk"
 include: "rules/summary.smk"
 include: "rules/localization.smk"
+include: "rules/tables.smk"
+include: "rules/report.smk"
 
 
 rule all:
-    """Every run experiment's summary and their comparison; for wsolevaluation data (no class masks),
-    the localization table instead."""
+    """Every run experiment's summary and figures, and their comparison; for wsolevaluation data (no
+    class masks), the localization table instead."""
     default_target: True
     input:
-        (
-            [results(f"{DATASET}/localization.tsv")]
-            if IS_WSOL
-            else expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=RUN_EXPERIMENTS)
-            + [results(f"{DATASET}/experiments.tsv")]
-        ),
+        REPORT_INPUTS,
 
 
 onsuccess:

@@ -3,7 +3,8 @@
 
 rule make_affinity_labels:
     input:
-        cams=results("{dataset}/{experiment}/cams/{split}.h5"),
+        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        classifier=classifier_model,  # the cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
         code=code("refine/affinity_labels.py", "refine/crf.py", "stages/make_affinity_labels.py"),
         masks=needs_masks("make_affinity_labels (the refinement branch)"),
@@ -43,7 +44,7 @@ rule evaluate_affinity_labels:
 
 rule train_affinitynet:
     input:
-        affinity_labels=results(f"{{dataset}}/{{experiment}}/affinity_labels/{TRAIN_SPLIT}"),
+        affinity_labels=owned("affinity_labels", f"{{dataset}}/{{experiment}}/affinity_labels/{TRAIN_SPLIT}"),
         classifier=classifier_model,
         labels=results("{dataset}/labels.tsv"),
         code=code("models/affinitynet.py", "refine/pairs.py", "training/affinitynet.py", "training/loop.py"),

@@ -28,7 +28,8 @@ rule make_cams:
 
 rule evaluate_cams:
     input:
-        cams=results("{dataset}/{experiment}/cams/{split}.h5"),
+        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        classifier=classifier_model,  # the cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
         code=code("metrics/miou.py", "methods/cam.py", "stages/evaluate_cams.py"),
         masks=needs_masks("evaluate_cams (CAM mIoU)"),

@@ -1,5 +1,6 @@
 # Path helpers and config lookups shared by every rule file. No side effects.
 import copy
+import functools
 import json
 import re
 
@@ -188,42 +189,96 @@ def code(*modules):
     return [f"{workflow.basedir}/wsss/{module}" for module in modules]
 
 
+# --- shared stages -------------------------------------------------------------------------------
+# Every stage output is owned by the first experiment (in config order) whose settings for that stage
+# and everything upstream of it are equal; other experiments read it from the owner's folder, so e.g.
+# cam+gradcam reuses cam's classifier and an experiment that only turns on the random walk's dCRF
+# reuses cam's CAMs, affinity labels and AffinityNet. Adding an experiment at the end of the list
+# never moves a shared stage, so it reruns nothing of the others.
+
+
+def settings(experiment, name):
+    """A config section as far as results go: without `threads` (how fast, not what)."""
+    values = classifier_section(experiment) if name == "classifier" else section(experiment, name)
+    values.pop("threads", None)
+    return values
+
+
+@functools.cache
+def stage_key(experiment, stage):
+    """JSON of everything the stage's output depends on for this experiment (its own and upstream settings)."""
+    up = functools.partial(stage_key, experiment)
+    own = functools.partial(settings, experiment)
+    parts = {
+        "classifier": lambda: [MULTILABEL, config["seed"], own("classifier")],
+        "cams": lambda: [up("classifier"), own("cams")],
+        "cam_eval": lambda: [up("cams"), own("evaluate_cams")],
+        "localization": lambda: [up("cams"), own("localization")],
+        "affinity_labels": lambda: [up("cams"), own("affinity_labels"), own("crf")],
+        "affinitynet": lambda: [up("affinity_labels"), own("affinitynet")],
+        "random_walk": lambda: [up("affinitynet"), own("random_walk")],
+        "cam_masks": lambda: [up("cams"), own("pseudo_masks"), own("crf")],
+        "pseudo_masks": lambda: [up(pseudo_mask_stage(experiment))],
+        "segmenter": lambda: [up("pseudo_masks"), own("segmentation"), own("crf")],
+        "upper_bound": lambda: [config["seed"], own("segmentation"), own("crf"),
+                                up("classifier") if own("segmentation")["init_from_classifier"] else None],
+    }
+    return json.dumps(parts[stage](), sort_keys=True)
+
+
+def pseudo_mask_stage(experiment):
+    """The stage that makes the experiment's training masks: random_walk (PSA) or cam_masks (no RW)."""
+    return "random_walk" if section(experiment, "pseudo_masks")["source"] == "random_walk" else "cam_masks"
+
+
+def owner(experiment, stage):
+    """The experiment under whose folder this experiment's output of stage is built."""
+    mine = stage_key(experiment, stage)
+    return next(name for name in EXPERIMENTS if stage_key(name, stage) == mine)
+
+
+def owned_result(stage, experiment, path, **wildcards):
+    """results(path) with {experiment} the owner of stage, other {placeholders} from wildcards."""
+    return results(path.format(**wildcards, experiment=owner(experiment, stage)))
+
+
+def owned(stage, path):
+    """Input function: path under the folder of the experiment that owns stage (a stage name, or a
+    function of the wildcards giving one)."""
+    def function(wildcards):
+        name = stage(wildcards) if callable(stage) else stage
+        values = {key: value for key, value in wildcards.items() if key != "experiment"}
+        return owned_result(name, wildcards.experiment, path, **values)
+    return function
+
+
+def segmenter_stage(wildcards):
+    return "upper_bound" if wildcards.supervision == "gt" else "segmenter"
+
+
+def mask_folder(stage):
+    """The folder (under an experiment) of a pseudo-mask stage's masks."""
+    return {"random_walk": "pseudo_masks", "cam_masks": "cam_masks"}[stage]
+
+
+classifier_model = owned("classifier", "{dataset}/{experiment}/classifier/model.pt")
+upper_bound_scores = owned("upper_bound", f"{{dataset}}/{{experiment}}/eval/segmentation_gt_{VAL_SPLIT}.tsv")
+
+
+def pseudo_mask_input(wildcards):
+    """The experiment's own pseudo-mask folder of split, made by its pseudo-mask stage (for its evaluation)."""
+    stage = pseudo_mask_stage(wildcards.experiment)
+    return owned_result(stage, wildcards.experiment, f"{{dataset}}/{{experiment}}/{mask_folder(stage)}/{wildcards.split}",
+                        dataset=wildcards.dataset)
+
+
 def segmentation_masks(wildcards):
     """Training masks: the experiment's pseudo masks, or (upper bound) the dataset's own."""
     if wildcards.supervision == "gt":
         return []
-    return [results(f"{wildcards.dataset}/{wildcards.experiment}/pseudo_masks/{TRAIN_SPLIT}")]
-
-
-def first_equal(experiment, key):
-    """The first experiment, in config order, whose key(name) equals this one's: a stage that depends only
-    on that key is built once, under that experiment's folder, and shared (adding an experiment at the
-    end of the list therefore never moves a shared stage)."""
-    mine = key(experiment)
-    return next(name for name in EXPERIMENTS if key(name) == mine)
-
-
-def classifier_key(experiment):
-    return json.dumps(classifier_section(experiment), sort_keys=True)
-
-
-def upper_bound_key(experiment):
-    """What the fully supervised segmenter depends on: its settings, the CRF, and the classifier it may start from."""
-    segmentation = section(experiment, "segmentation")
-    init = classifier_key(experiment) if segmentation["init_from_classifier"] else None
-    return json.dumps([segmentation, section(experiment, "crf"), init], sort_keys=True)
-
-
-def classifier_model(wildcards):
-    """The experiment's classifier; experiments with equal classifier settings share one."""
-    owner = first_equal(wildcards.experiment, classifier_key)
-    return results(f"{wildcards.dataset}/{owner}/classifier/model.pt")
-
-
-def upper_bound_scores(wildcards):
-    """The fully supervised upper bound on val; experiments with equal segmentation settings share one."""
-    owner = first_equal(wildcards.experiment, upper_bound_key)
-    return results(f"{wildcards.dataset}/{owner}/eval/segmentation_gt_{VAL_SPLIT}.tsv")
+    stage = pseudo_mask_stage(wildcards.experiment)
+    return [owned_result(stage, wildcards.experiment, f"{{dataset}}/{{experiment}}/{mask_folder(stage)}/{TRAIN_SPLIT}",
+                         dataset=wildcards.dataset)]
 
 
 def segmenter_init(wildcards):
@@ -231,6 +286,66 @@ def segmenter_init(wildcards):
     if section(wildcards.experiment, "segmentation")["init_from_classifier"]:
         return [classifier_model(wildcards)]
     return []
+
+
+def affinity_label_scores(wildcards):
+    """The affinity-label evaluation of an experiment whose masks come from the random walk (else none)."""
+    if pseudo_mask_stage(wildcards.experiment) != "random_walk":
+        return []
+    return [owned_result("affinity_labels", wildcards.experiment,
+                         f"{{dataset}}/{{experiment}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv", dataset=wildcards.dataset)]
+
+
+# --- paper tables (rules/tables.smk) ---
+
+
+def paper_table(name, caption):
+    """The three outputs of one paper table; the TSV is a report() item."""
+    stem = results(f"{{dataset}}/tables/{name}")
+    return {"table": report(f"{stem}.tsv", caption=f"../report/{caption}", category="Paper tables"),
+            "markdown": f"{stem}.md", "latex": f"{stem}.tex"}
+
+
+def summaries_of(names):
+    return expand(results("{{dataset}}/{experiment}/summary.tsv"), experiment=names)
+
+
+def localization_of(names):
+    """The localization scores of the named experiments (each from the owner of its CAMs' evaluation)."""
+    return [owned_result("localization", name, "{dataset}/{experiment}/eval/localization_{split}.tsv",
+                         dataset=DATASET, split=config["localization"]["split"]) for name in names]
+
+
+def sweep_values():
+    """{experiment: value} of the sweep the sweep table shows (after duplicate folding)."""
+    sweep = config["sweeps"][config["tables"]["sweep"]]
+    path = sweep["key"].split(".")
+    values = {}
+    for name in EXPERIMENTS:
+        node = EXPERIMENT_CONFIG[name]
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        same_base = name == sweep["base"] or name.startswith(f"{sweep['base']}@")
+        if same_base and node in sweep["values"]:
+            values.setdefault(node, name)
+    return {name: value for value, name in values.items()}
+
+
+TABLE_METHODS = chosen_experiments(config["tables"]["methods"] or RUN_EXPERIMENTS, "tables.methods")
+TABLE_PUZZLE = chosen_experiments(config["tables"]["puzzle_ablation"], "tables.puzzle_ablation")
+TABLE_REFINEMENT = chosen_experiments(config["tables"]["refinement"], "tables.refinement")
+if config["tables"]["sweep"] is not None and config["tables"]["sweep"] not in config["sweeps"]:
+    raise WorkflowError(f"config key tables.sweep: {config['tables']['sweep']!r} is not one of sweeps {list(config['sweeps'])}")
+TABLE_SWEEP = sweep_values() if config["tables"]["sweep"] else {}
+TABLE_LOCALIZATION = chosen_experiments(config["localization"]["experiments"], "localization.experiments")
+
+
+def table_targets():
+    """Every table the config asks for (none on wsol data but localization and sweep)."""
+    names = ["localization"] + (["sweep"] if TABLE_SWEEP else [])
+    if not IS_WSOL:
+        names += ["methods"] + (["puzzle_ablation"] if TABLE_PUZZLE else []) + (["refinement"] if TABLE_REFINEMENT else [])
+    return [results(f"{DATASET}/tables/{name}.tsv") for name in names]
 
 
 def print_results_location():

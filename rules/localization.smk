@@ -4,7 +4,7 @@
 rule evaluate_localization:
     input:
         model=classifier_model,
-        cams=results("{dataset}/{experiment}/cams/{split}.h5"),
+        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
         labels=results("{dataset}/labels.tsv"),
         code=code("metrics/wsol.py", "methods/boxes.py", "stages/evaluate_localization.py"),
     output:
@@ -31,8 +31,7 @@ rule evaluate_localization:
 
 rule localization_table:
     input:
-        summaries=expand(results("{{dataset}}/{experiment}/eval/localization_{split}.tsv"),
-                         experiment=LOCALIZATION_EXPERIMENTS, split=config["localization"]["split"]),
+        summaries=localization_of(LOCALIZATION_EXPERIMENTS),
     output:
         table=report(results("{dataset}/localization.tsv"), caption="../report/localization.rst", category="Summary"),
         markdown=results("{dataset}/localization.md"),

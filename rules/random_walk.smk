@@ -1,10 +1,12 @@
-# PSA step 3: CAMs propagated by a random walk on AffinityNet affinities -> pseudo masks.
+# PSA step 3: CAMs propagated by a random walk on AffinityNet affinities -> pseudo masks; or, for the
+# "no RW" ablation (pseudo_masks.source: cams), pseudo masks from the CAMs alone.
 
 
 rule random_walk:
     input:
-        model=results("{dataset}/{experiment}/affinitynet/model.pt"),
-        cams=results("{dataset}/{experiment}/cams/{split}.h5"),
+        model=owned("affinitynet", "{dataset}/{experiment}/affinitynet/model.pt"),
+        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        classifier=classifier_model,  # the CAM cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
         code=code("refine/random_walk.py", "refine/pairs.py", "refine/crf.py", "stages/random_walk.py"),
     output:
@@ -30,9 +32,33 @@ rule random_walk:
         "../workflow_scripts/random_walk.py"
 
 
-rule evaluate_pseudo_masks:
+rule make_cam_masks:
     input:
-        masks=results("{dataset}/{experiment}/pseudo_masks/{split}"),
+        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        classifier=classifier_model,  # the CAM cache must come from it (CamCache expect)
+        labels=results("{dataset}/labels.tsv"),
+        code=code("stages/make_cam_masks.py", "stages/random_walk.py", "refine/crf.py"),
+    output:
+        masks=directory(results("{dataset}/{experiment}/cam_masks/{split}")),
+    log:
+        results("{dataset}/{experiment}/logs/make_cam_masks_{split}.log"),
+    benchmark:
+        results("{dataset}/{experiment}/benchmarks/make_cam_masks_{split}.tsv")
+    params:
+        root=data_root(),
+        pseudo_masks=lambda wildcards: section(wildcards.experiment, "pseudo_masks"),
+        crf=lambda wildcards: section(wildcards.experiment, "crf"),
+    threads: config["pseudo_masks"]["threads"]
+    conda:
+        "../envs/wsss.yaml"
+    script:
+        "../workflow_scripts/make_cam_masks.py"
+
+
+rule evaluate_pseudo_masks:
+    """The experiment's training masks, from the random walk or (pseudo_masks.source cams) the CAMs alone."""
+    input:
+        masks=pseudo_mask_input,
         labels=results("{dataset}/labels.tsv"),
         code=code("metrics/miou.py", "stages/evaluate_masks.py"),
     output:

@@ -35,7 +35,7 @@ rule train_segmenter:
 
 rule segment_images:
     input:
-        model=results("{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
+        model=owned(segmenter_stage, "{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
         labels=results("{dataset}/labels.tsv"),
         code=code("stages/segment_images.py", "refine/crf.py"),
     output:
@@ -61,7 +61,7 @@ rule segment_images:
 
 rule evaluate_segmentation:
     input:
-        masks=results("{dataset}/{experiment}/segmentation/{supervision}/{split}"),
+        masks=owned(segmenter_stage, "{dataset}/{experiment}/segmentation/{supervision}/{split}"),
         labels=results("{dataset}/labels.tsv"),
         code=code("metrics/miou.py", "stages/evaluate_masks.py"),
     output:

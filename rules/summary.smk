@@ -3,10 +3,11 @@
 
 rule summarise_experiment:
     input:
-        cams=expand(results("{{dataset}}/{{experiment}}/eval/cams_{split}.tsv"), split=EVAL_SPLITS),
-        affinity_labels=results(f"{{dataset}}/{{experiment}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv"),
-        pseudo_masks=results(f"{{dataset}}/{{experiment}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"),
-        segmentation=results(f"{{dataset}}/{{experiment}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"),
+        cams=lambda wildcards: [owned_result("cam_eval", wildcards.experiment, f"{{dataset}}/{{experiment}}/eval/cams_{split}.tsv",
+                                             dataset=wildcards.dataset) for split in EVAL_SPLITS],
+        affinity_labels=affinity_label_scores,
+        pseudo_masks=owned("pseudo_masks", f"{{dataset}}/{{experiment}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"),
+        segmentation=owned("segmenter", f"{{dataset}}/{{experiment}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"),
         upper_bound=upper_bound_scores,
     output:
         summary=report(

@@ -44,15 +44,17 @@ def test_cam_cache_schema(finished_run):
 
 
 #: What a change to the random walk invalidates: the walk and everything downstream of it.
+#: (The report's figures read the evaluations and the masks, so they are redrawn too.)
 AFTER_WALK = {"random_walk": 1, "evaluate_pseudo_masks": 1, "train_segmenter": 1, "segment_images": 1,
-              "evaluate_segmentation": 1, "summarise_experiment": 1, "compare_experiments": 1, "all": 1}
+              "evaluate_segmentation": 1, "summarise_experiment": 1, "compare_experiments": 1,
+              "plot_per_class_iou": 1, "make_overlays": 1, "all": 1}
 AFTER_CAMS = {"make_affinity_labels": 1, "evaluate_affinity_labels": 1, "train_affinitynet": 1, **AFTER_WALK}
 
 
 def test_param_change_reruns_only_dependents(finished_run):
     write_config(finished_run, {"evaluate_cams": {"fixed_threshold": 0.2}})
     assert planned_jobs(finished_run) == {"evaluate_cams": 2, "summarise_experiment": 1, "compare_experiments": 1,
-                                          "all": 1}
+                                          "plot_per_class_iou": 1, "all": 1}
     write_config(finished_run, {"random_walk": {"beta": 4}})
     assert planned_jobs(finished_run) == AFTER_WALK  # not AffinityNet training
     write_config(finished_run, {"random_walk": {"logt": 3}})
@@ -109,6 +111,21 @@ def test_experiments_share_an_upper_bound_that_does_not_depend_on_their_classifi
     jobs = planned_jobs(finished_run)
     write_config(finished_run)
     assert jobs["train_segmenter"] == 3 and jobs["segment_images"] == 3
+
+
+def test_ablation_experiments_reuse_what_they_share_with_cam(finished_run):
+    # only the random walk's dCRF differs: cam's CAMs, affinity labels and AffinityNet are reused
+    write_config(finished_run, {"run_experiments": ["cam", "cam+rw_crf"]})
+    jobs = planned_jobs(finished_run)
+    assert jobs == {"random_walk": 1, "evaluate_pseudo_masks": 1, "train_segmenter": 1, "segment_images": 1,
+                    "evaluate_segmentation": 1, "summarise_experiment": 1, "compare_experiments": 1,
+                    "plot_per_class_iou": 1, "make_overlays": 1, "all": 1}
+    # no random walk at all: masks from the CAMs, then the segmenter; no affinity labels in its summary
+    write_config(finished_run, {"run_experiments": ["cam", "cam-rw"]})
+    jobs = planned_jobs(finished_run)
+    write_config(finished_run)
+    assert jobs["make_cam_masks"] == 1 and "random_walk" not in jobs and "train_affinitynet" not in jobs
+    assert "make_cams" not in jobs and "train_classifier" not in jobs
 
 
 def test_an_invalid_experiment_override_names_the_experiment_and_key(finished_run):

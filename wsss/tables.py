@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -96,3 +97,78 @@ def localization_table(summaries: dict) -> pd.DataFrame:
     rows = [{"experiment": name, **{c: float(summary[c].iloc[0]) for c in LOCALIZATION_COLUMNS}}
             for name, summary in summaries.items()]
     return pd.DataFrame(rows, columns=["experiment", *LOCALIZATION_COLUMNS])
+
+
+# --- paper tables: the same numbers arranged as the papers' tables, written as TSV, Markdown and LaTeX ---
+
+METHOD_COLUMNS = {"cam_train": "CAM (train)", "cam_val": "CAM (val)", "pseudo_masks": "pseudo masks (train)",
+                  "segmentation_val": "segmentation (val)", "upper_bound_val": "fully supervised (val)"}
+
+
+def methods_table(summaries: dict, *, train_split: str, val_split: str) -> pd.DataFrame:
+    """Table 1: CAM, pseudo-mask and segmentation mIoU per method, with the fully supervised upper bound."""
+    table = compare_experiments(summaries, train_split=train_split, val_split=val_split)
+    return table[["experiment", *METHOD_COLUMNS]].rename(columns=METHOD_COLUMNS)
+
+
+def puzzle_ablation_table(summaries: dict, terms: dict, *, train_split: str, val_split: str) -> pd.DataFrame:
+    """Puzzle-CAM's loss ablation: which of L_cls / L_p-cls / L_re each experiment uses, and its CAM mIoU.
+
+    terms: {experiment: {'p_cls': bool, 're': bool}} (L_cls is always on; experiments without the
+    puzzle method have neither term).
+    """
+    table = compare_experiments(summaries, train_split=train_split, val_split=val_split)
+    rows = []
+    for _, row in table.iterrows():
+        used = terms[row["experiment"]]
+        rows.append({"experiment": row["experiment"], "L_cls": "yes", "L_p-cls": "yes" if used["p_cls"] else "",
+                     "L_re": "yes" if used["re"] else "", "CAM (train)": row["cam_train"], "CAM (val)": row["cam_val"]})
+    return pd.DataFrame(rows, columns=["experiment", "L_cls", "L_p-cls", "L_re", "CAM (train)", "CAM (val)"])
+
+
+def refinement_table(summaries: dict, settings: dict, *, train_split: str, val_split: str) -> pd.DataFrame:
+    """RW and dCRF on/off: pseudo-mask mIoU on the training split and the segmenter trained on them.
+
+    settings: {experiment: {'random_walk': bool, 'crf': bool}} saying how each experiment made its masks.
+    """
+    table = compare_experiments(summaries, train_split=train_split, val_split=val_split)
+    rows = [{"experiment": row["experiment"], "RW": "yes" if settings[row["experiment"]]["random_walk"] else "",
+             "dCRF": "yes" if settings[row["experiment"]]["crf"] else "", "pseudo masks (train)": row["pseudo_masks"],
+             "segmentation (val)": row["segmentation_val"]} for _, row in table.iterrows()]
+    return pd.DataFrame(rows, columns=["experiment", "RW", "dCRF", "pseudo masks (train)", "segmentation (val)"])
+
+
+def sweep_table(summaries: dict, values: dict, key: str) -> pd.DataFrame:
+    """A one-key sweep's localization metrics: one row per value (values: {experiment: value})."""
+    table = localization_table(summaries)
+    table.insert(0, key, [values[name] for name in table["experiment"]])
+    return table.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def to_latex(table: pd.DataFrame, caption: str = "", digits: int = 1) -> str:
+    """A booktabs LaTeX tabular (table environment with the caption): floats with `digits` decimals,
+    NaN as '--', special characters of text cells escaped."""
+    def cell(value):
+        if isinstance(value, float):
+            return "--" if value != value else f"{value:.{digits}f}"
+        return re.sub(r"[\\&%$#_{}~^]", lambda match: LATEX_SPECIAL[match.group()], str(value))
+
+    align = "l" + "".join("r" if pd.api.types.is_numeric_dtype(table[c]) else "c" for c in table.columns[1:])
+    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+             " & ".join(cell(c) for c in table.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(cell(v) for v in row) + r" \\" for row in table.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(rf"\caption{{{cell(caption)}}}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_paper_table(table: pd.DataFrame, tsv_path, markdown_path, latex_path, caption: str = "") -> None:
+    """A paper table as TSV, Markdown and LaTeX."""
+    write_table(table, tsv_path, markdown_path)
+    Path(latex_path).write_text(to_latex(table, caption))

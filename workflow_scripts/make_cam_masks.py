@@ -1,0 +1,20 @@
+"""Rule make_cam_masks: pseudo masks from the CAMs alone (constant background, optional dCRF), no random walk."""
+
+from wsss.data.labels import labelled_rows, load_split
+from wsss.runtime import job_logger, provenance_record, set_threads
+from wsss.stages.make_cam_masks import write_cam_masks
+
+log = job_logger(snakemake.log[0], "make_cam_masks")
+set_threads(snakemake.threads)
+cfg = snakemake.params.pseudo_masks
+crf = dict(snakemake.params.crf) if cfg["crf"] else None  # the dCRF settings matter only when it runs
+split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
+rows = labelled_rows(split_rows, log)
+record = provenance_record({"cam_threshold": cfg["cam_threshold"], "crf_settings": crf}, snakemake.input)
+stats = write_cam_masks(snakemake.input.cams, snakemake.params.root, rows, snakemake.output.masks,
+                        threshold=cfg["cam_threshold"], crf=crf,
+                        cam_expect={"split": snakemake.wildcards.split,
+                                    "checkpoint_sha256": record["inputs_sha256"][snakemake.input.classifier]},
+                        provenance=record)
+stats["n_skipped_unlabelled"] = len(split_rows) - len(rows)
+log.info("wrote %s: %s", snakemake.output.masks, stats)

@@ -1,0 +1,32 @@
+"""Rules table_*: one paper table (methods, puzzle_ablation, refinement, localization, sweep) as TSV, Markdown, LaTeX."""
+
+from wsss.runtime import job_logger
+from wsss.tables import (localization_table, methods_table, puzzle_ablation_table, read_summaries, refinement_table,
+                         sweep_table, write_paper_table)
+
+CAPTIONS = {
+    "methods": "CAM, pseudo-mask and segmentation mIoU (%) per method, with the fully supervised upper bound.",
+    "puzzle_ablation": "Puzzle-CAM loss terms: CAM mIoU (%) at the best background threshold.",
+    "refinement": "Random walk (RW) and dCRF on/off: pseudo-mask mIoU (%) on the training split and the "
+                  "segmenter trained on them.",
+    "localization": "WSOL metrics (%): Top-1 Cls, Top-1 Loc, GT-known Loc, MaxBoxAccV2, mPxAP.",
+    "sweep": "Localization metrics (%) along the sweep.",
+}
+
+log = job_logger(snakemake.log[0], snakemake.rule)
+params = snakemake.params
+summaries = read_summaries(params.experiments, snakemake.input.summaries)
+splits = {"train_split": params.get("train_split"), "val_split": params.get("val_split")}
+if params.kind == "methods":
+    table = methods_table(summaries, **splits)
+elif params.kind == "puzzle_ablation":
+    table = puzzle_ablation_table(summaries, params.terms, **splits)
+elif params.kind == "refinement":
+    table = refinement_table(summaries, params.settings, **splits)
+elif params.kind == "localization":
+    table = localization_table(summaries)
+else:
+    table = sweep_table(summaries, params.values, params.key.split(".")[-1])
+write_paper_table(table, snakemake.output.table, snakemake.output.markdown, snakemake.output.latex,
+                  caption=CAPTIONS[params.kind])
+log.info("\n%s", table.to_string(index=False))
