@@ -10,7 +10,7 @@ from wsss.data.voc import VOCLayout, load_image, load_mask
 from wsss.figures import legend_entries, overlay_figure, overlay_panels
 from wsss.io.h5cache import CamCache
 from wsss.io.png import read_label_png
-from wsss.runtime import job_logger
+from wsss.runtime import job_logger, provenance_record, write_provenance
 
 log = job_logger(snakemake.log[0], "make_overlays")
 rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
@@ -35,4 +35,5 @@ with CamCache(snakemake.input.cams) as cache:
 figure = overlay_figure(panels, titles, legend_entries(label_maps),
                         title=f"{snakemake.wildcards.experiment}: {snakemake.wildcards.split} images")
 figure.savefig(snakemake.output.figure, dpi=snakemake.params.dpi)
+write_provenance(snakemake.output.figure, provenance_record(dict(snakemake.params.items()), snakemake.input))
 log.info("wrote %s (%d images)", snakemake.output.figure, len(panels))

@@ -1,6 +1,6 @@
 """Rules table_*: one paper table (methods, puzzle_ablation, refinement, localization, sweep) as TSV, Markdown, LaTeX."""
 
-from wsss.runtime import job_logger
+from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.tables import (localization_table, methods_table, puzzle_ablation_table, read_summaries, refinement_table,
                          sweep_table, write_paper_table)
 
@@ -29,4 +29,7 @@ else:
     table = sweep_table(summaries, params.values, params.key.split(".")[-1])
 write_paper_table(table, snakemake.output.table, snakemake.output.markdown, snakemake.output.latex,
                   caption=CAPTIONS[params.kind])
+record = provenance_record(dict(params.items()), snakemake.input)
+for output in (snakemake.output.table, snakemake.output.markdown, snakemake.output.latex):
+    write_provenance(output, record)
 log.info("\n%s", table.to_string(index=False))

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from wsss.figures import experiment_iou_series, per_class_iou_figure
-from wsss.runtime import job_logger
+from wsss.runtime import job_logger, provenance_record, write_provenance
 
 log = job_logger(snakemake.log[0], "plot_per_class_iou")
 tables = {name: pd.read_csv(snakemake.input[name], sep="\t")
@@ -12,4 +12,5 @@ series = experiment_iou_series(**tables, train_split=snakemake.params.train_spli
                                val_split=snakemake.params.val_split)
 figure = per_class_iou_figure(series, title=f"{snakemake.wildcards.experiment}: per-class IoU")
 figure.savefig(snakemake.output.figure, dpi=snakemake.params.dpi)
+write_provenance(snakemake.output.figure, provenance_record(dict(snakemake.params.items()), snakemake.input))
 log.info("wrote %s (%s)", snakemake.output.figure, ", ".join(series))
