@@ -35,6 +35,7 @@ include: "rules/summary.smk"
 include: "rules/localization.smk"
 include: "rules/tables.smk"
 include: "rules/report.smk"
+include: "rules/shards.smk"
 
 
 rule all:

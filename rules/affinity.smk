@@ -15,6 +15,7 @@ rule make_affinity_labels:
     benchmark:
         results("{dataset}/{experiment}/benchmarks/make_affinity_labels_{split}.tsv")
     params:
+        shards=config["shards"],
         root=data_root(),
         affinity_labels=lambda wildcards: section(wildcards.experiment, "affinity_labels"),
         crf=lambda wildcards: section(wildcards.experiment, "crf"),

@@ -13,6 +13,7 @@ rule make_cams:
     benchmark:
         results("{dataset}/{experiment}/benchmarks/make_cams_{split}.tsv")
     params:
+        shards=config["shards"],
         root=data_root(),
         cams=lambda wildcards: section(wildcards.experiment, "cams"),
         device=config["device"],

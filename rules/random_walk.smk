@@ -17,6 +17,7 @@ rule random_walk:
     benchmark:
         results("{dataset}/{experiment}/benchmarks/random_walk_{split}.tsv")
     params:
+        shards=config["shards"],
         root=data_root(),
         random_walk=lambda wildcards: section(wildcards.experiment, "random_walk"),
         radius=lambda wildcards: section(wildcards.experiment, "affinitynet")["radius"],
@@ -45,6 +46,7 @@ rule make_cam_masks:
     benchmark:
         results("{dataset}/{experiment}/benchmarks/make_cam_masks_{split}.tsv")
     params:
+        shards=config["shards"],
         root=data_root(),
         pseudo_masks=lambda wildcards: section(wildcards.experiment, "pseudo_masks"),
         crf=lambda wildcards: section(wildcards.experiment, "crf"),

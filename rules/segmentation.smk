@@ -45,6 +45,7 @@ rule segment_images:
     benchmark:
         results("{dataset}/{experiment}/benchmarks/segment_images_{supervision}_{split}.tsv")
     params:
+        shards=config["shards"],
         root=data_root(),
         segmentation=lambda wildcards: section(wildcards.experiment, "segmentation"),
         crf=lambda wildcards: section(wildcards.experiment, "crf"),

@@ -177,3 +177,24 @@ def test_tables_target_writes_every_paper_table(finished_run):
     no_rw = pd.read_csv(finished_run / "results/synthetic/cam-rw/summary.tsv", sep="\t")
     assert "affinity_labels" not in set(no_rw["stage"])  # its masks never came from affinity labels
     assert not (finished_run / "results/synthetic/cam-rw/cams").exists()  # cam's CAMs were reused
+
+
+def test_sharded_stages_merge_into_the_unsharded_results(finished_run):
+    write_config(finished_run, {"shards": 2, "results": "results_sharded"})
+    jobs = planned_jobs(finished_run)
+    assert jobs["make_cams_shard"] == 4 and jobs["merge_cams"] == 2 and "make_cams" not in jobs
+    assert jobs["make_affinity_labels_shard"] == 2 and jobs["random_walk_shard"] == 2
+    assert jobs["segment_images_shard"] == 4 and jobs["merge_segmentation"] == 2
+    snakemake(finished_run)
+    write_config(finished_run)
+    one, two = finished_run / "results/synthetic/cam", finished_run / "results_sharded/synthetic/cam"
+    for split in ("train", "val"):
+        with h5py.File(one / f"cams/{split}.h5") as a, h5py.File(two / f"cams/{split}.h5") as b:
+            assert sorted(a) == sorted(b)
+            for name in a:
+                assert np.array_equal(a[name]["high_res"][()], b[name]["high_res"][()])
+    for folder in ("affinity_labels/train", "pseudo_masks/train"):
+        files = sorted(p.name for p in (one / folder).glob("*.png"))
+        assert files == sorted(p.name for p in (two / folder).glob("*.png")) and len(files) == 16
+        assert all((one / folder / f).read_bytes() == (two / folder / f).read_bytes() for f in files)
+    assert not list(two.glob("**/*.shards"))  # the shard outputs are temporary

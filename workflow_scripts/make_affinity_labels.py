@@ -1,6 +1,7 @@
 """Rule make_affinity_labels: confident fg/bg/neutral labels from the CAM cache, one PNG per image."""
 
 from wsss.data.labels import labelled_rows, load_split
+from wsss.io.shards import job_rows
 from wsss.runtime import job_logger, provenance_record
 from wsss.stages.make_affinity_labels import write_affinity_labels
 
@@ -9,6 +10,7 @@ cfg = dict(snakemake.params.affinity_labels)
 crf = dict(snakemake.params.crf)
 split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 rows = labelled_rows(split_rows, log)
+rows = job_rows(rows, snakemake.wildcards, snakemake.params.shards)  # a shard job's slice
 record = provenance_record({"affinity_labels": cfg, "crf": crf}, snakemake.input)
 stats = write_affinity_labels(snakemake.input.cams, snakemake.params.root, rows, snakemake.output.labels,
                               method=cfg.pop("method"), params=cfg, crf=crf, threads=snakemake.threads,

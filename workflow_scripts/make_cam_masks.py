@@ -1,6 +1,7 @@
 """Rule make_cam_masks: pseudo masks from the CAMs alone (constant background, optional dCRF), no random walk."""
 
 from wsss.data.labels import labelled_rows, load_split
+from wsss.io.shards import job_rows
 from wsss.runtime import job_logger, provenance_record, set_threads
 from wsss.stages.make_cam_masks import write_cam_masks
 
@@ -10,6 +11,7 @@ cfg = snakemake.params.pseudo_masks
 crf = dict(snakemake.params.crf) if cfg["crf"] else None  # the dCRF settings matter only when it runs
 split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 rows = labelled_rows(split_rows, log)
+rows = job_rows(rows, snakemake.wildcards, snakemake.params.shards)  # a shard job's slice
 record = provenance_record({"cam_threshold": cfg["cam_threshold"], "crf_settings": crf}, snakemake.input)
 stats = write_cam_masks(snakemake.input.cams, snakemake.params.root, rows, snakemake.output.masks,
                         threshold=cfg["cam_threshold"], crf=crf,

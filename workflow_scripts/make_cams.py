@@ -1,6 +1,7 @@
 """Rule make_cams: multi-scale + flip CAMs of the labelled classes into one HDF5 cache per split."""
 
 from wsss.data.labels import labelled_rows, load_split
+from wsss.io.shards import job_rows
 from wsss.stages.make_cams import write_cam_cache
 from wsss.models.loading import load_classifier
 from wsss.runtime import as_attributes, job_logger, provenance_record, resolve_device, set_threads
@@ -11,6 +12,7 @@ cfg = snakemake.params.cams
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 rows = labelled_rows(split_rows, log)
+rows = job_rows(rows, snakemake.wildcards, snakemake.params.shards)  # a shard job's slice
 model = load_classifier(snakemake.input.model, device)
 record = provenance_record(cfg, snakemake.input)
 attrs = {"split": snakemake.wildcards.split, "checkpoint_sha256": record["inputs_sha256"][snakemake.input.model],

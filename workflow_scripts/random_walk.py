@@ -1,6 +1,7 @@
 """Rule random_walk: CAMs propagated on AffinityNet affinities -> pseudo masks + refined scores."""
 
 from wsss.data.labels import labelled_rows, load_split
+from wsss.io.shards import job_rows
 from wsss.models.loading import load_affinitynet
 from wsss.runtime import as_attributes, job_logger, provenance_record, resolve_device, set_threads
 from wsss.stages.random_walk import write_random_walk
@@ -12,6 +13,7 @@ crf = dict(snakemake.params.crf) if cfg["crf"] else None  # the dCRF settings ma
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 rows = labelled_rows(split_rows, log)
+rows = job_rows(rows, snakemake.wildcards, snakemake.params.shards)  # a shard job's slice
 model = load_affinitynet(snakemake.input.model, device)
 record = provenance_record({**cfg, "radius": snakemake.params.radius, "crf_settings": crf}, snakemake.input)
 sha256 = record["inputs_sha256"]

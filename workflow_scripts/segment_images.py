@@ -1,6 +1,7 @@
 """Rule segment_images: the trained segmenter's masks for a split."""
 
 from wsss.data.labels import load_split
+from wsss.io.shards import job_rows
 from wsss.models.loading import load_segmenter
 from wsss.runtime import job_logger, provenance_record, resolve_device, set_threads
 from wsss.stages.segment_images import write_segmentation
@@ -11,6 +12,7 @@ cfg = snakemake.params.segmentation
 crf = dict(snakemake.params.crf) if cfg["crf"] else None
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
+rows = job_rows(rows, snakemake.wildcards, snakemake.params.shards)  # a shard job's slice
 model = load_segmenter(snakemake.input.model, device)
 record = provenance_record({"scales": cfg["scales"], "flip": cfg["flip"], "crf": crf}, snakemake.input)
 stats = write_segmentation(model, snakemake.params.root, rows, snakemake.output.masks, scales=cfg["scales"],

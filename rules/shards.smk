@@ -1,0 +1,120 @@
+# Sharding (config `shards` > 1): each per-image stage runs as one job per shard of a split (the same
+# rule and script, on a contiguous slice of the images, into <output>.shards/<k>), and a merge rule
+# joins the shards into the very output the unsharded rule writes, so nothing downstream changes.
+
+if config["shards"] > 1:
+
+    SHARD_IDS = list(range(config["shards"]))
+
+    wildcard_constraints:
+        shard="[0-9]+",
+
+    use rule make_cams as make_cams_shard with:
+        output:
+            cams=temp(results("{dataset}/{experiment}/cams/{split}.shards/{shard}.h5")),
+        log:
+            results("{dataset}/{experiment}/logs/make_cams_{split}_shard{shard}.log"),
+        benchmark:
+            results("{dataset}/{experiment}/benchmarks/make_cams_{split}_shard{shard}.tsv")
+
+    use rule make_affinity_labels as make_affinity_labels_shard with:
+        output:
+            labels=temp(directory(results("{dataset}/{experiment}/affinity_labels/{split}.shards/{shard}"))),
+        log:
+            results("{dataset}/{experiment}/logs/make_affinity_labels_{split}_shard{shard}.log"),
+        benchmark:
+            results("{dataset}/{experiment}/benchmarks/make_affinity_labels_{split}_shard{shard}.tsv")
+
+    use rule random_walk as random_walk_shard with:
+        output:
+            masks=temp(directory(results("{dataset}/{experiment}/pseudo_masks/{split}.shards/{shard}"))),
+            scores=temp(results("{dataset}/{experiment}/random_walk/{split}.shards/{shard}.h5")),
+        log:
+            results("{dataset}/{experiment}/logs/random_walk_{split}_shard{shard}.log"),
+        benchmark:
+            results("{dataset}/{experiment}/benchmarks/random_walk_{split}_shard{shard}.tsv")
+
+    use rule make_cam_masks as make_cam_masks_shard with:
+        output:
+            masks=temp(directory(results("{dataset}/{experiment}/cam_masks/{split}.shards/{shard}"))),
+        log:
+            results("{dataset}/{experiment}/logs/make_cam_masks_{split}_shard{shard}.log"),
+        benchmark:
+            results("{dataset}/{experiment}/benchmarks/make_cam_masks_{split}_shard{shard}.tsv")
+
+    use rule segment_images as segment_images_shard with:
+        output:
+            masks=temp(directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}.shards/{shard}"))),
+        log:
+            results("{dataset}/{experiment}/logs/segment_images_{supervision}_{split}_shard{shard}.log"),
+        benchmark:
+            results("{dataset}/{experiment}/benchmarks/segment_images_{supervision}_{split}_shard{shard}.tsv")
+
+    rule merge_cams:
+        input:
+            h5=expand(results("{{dataset}}/{{experiment}}/cams/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
+        output:
+            h5=results("{dataset}/{experiment}/cams/{split}.h5"),
+        log:
+            results("{dataset}/{experiment}/logs/merge_cams_{split}.log"),
+        conda:
+            "../envs/wsss.yaml"
+        script:
+            "../workflow_scripts/merge_shards.py"
+
+    rule merge_affinity_labels:
+        input:
+            folders=expand(results("{{dataset}}/{{experiment}}/affinity_labels/{{split}}.shards/{shard}"), shard=SHARD_IDS),
+        output:
+            folder=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
+        log:
+            results("{dataset}/{experiment}/logs/merge_affinity_labels_{split}.log"),
+        conda:
+            "../envs/wsss.yaml"
+        script:
+            "../workflow_scripts/merge_shards.py"
+
+    rule merge_random_walk:
+        input:
+            folders=expand(results("{{dataset}}/{{experiment}}/pseudo_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
+            h5=expand(results("{{dataset}}/{{experiment}}/random_walk/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
+        output:
+            folder=directory(results("{dataset}/{experiment}/pseudo_masks/{split}")),
+            h5=results("{dataset}/{experiment}/random_walk/{split}.h5"),
+        log:
+            results("{dataset}/{experiment}/logs/merge_random_walk_{split}.log"),
+        conda:
+            "../envs/wsss.yaml"
+        script:
+            "../workflow_scripts/merge_shards.py"
+
+    rule merge_cam_masks:
+        input:
+            folders=expand(results("{{dataset}}/{{experiment}}/cam_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
+        output:
+            folder=directory(results("{dataset}/{experiment}/cam_masks/{split}")),
+        log:
+            results("{dataset}/{experiment}/logs/merge_cam_masks_{split}.log"),
+        conda:
+            "../envs/wsss.yaml"
+        script:
+            "../workflow_scripts/merge_shards.py"
+
+    rule merge_segmentation:
+        input:
+            folders=expand(results("{{dataset}}/{{experiment}}/segmentation/{{supervision}}/{{split}}.shards/{shard}"),
+                           shard=SHARD_IDS),
+        output:
+            folder=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),
+        log:
+            results("{dataset}/{experiment}/logs/merge_segmentation_{supervision}_{split}.log"),
+        conda:
+            "../envs/wsss.yaml"
+        script:
+            "../workflow_scripts/merge_shards.py"
+
+    ruleorder: merge_cams > make_cams
+    ruleorder: merge_affinity_labels > make_affinity_labels
+    ruleorder: merge_random_walk > random_walk
+    ruleorder: merge_cam_masks > make_cam_masks
+    ruleorder: merge_segmentation > segment_images

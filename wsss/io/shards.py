@@ -1,0 +1,89 @@
+"""Sharding a split's per-image work over several jobs, and merging the shards' outputs back into
+the one HDF5 cache or PNG folder the later stages read.
+
+A shard is a contiguous, near-equal slice of the split's rows (shard k of K), so shard outputs are
+disjoint and their union is the split. Merging checks exactly that and refuses anything else with an
+error naming the shard file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from ..errors import CacheError
+from .folders import finish_folder, partial_folder
+
+
+def shard_rows(rows: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
+    """Rows of shard `shard` (0-based) of `shards` contiguous near-equal slices (a shard may be empty)."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    bounds = np.linspace(0, len(rows), shards + 1).round().astype(int)
+    return rows.iloc[bounds[shard]:bounds[shard + 1]].reset_index(drop=True)
+
+
+def job_rows(rows: pd.DataFrame, wildcards, shards: int) -> pd.DataFrame:
+    """The rows a job works on: its slice when it is a shard job (it has a {shard} wildcard), else all."""
+    if "shard" not in wildcards.keys():
+        return rows
+    return shard_rows(rows, int(wildcards.shard), shards)
+
+
+def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:
+    """Copy every image group of the shard caches `parts` into one file at `path` (written as
+    '<path>.partial', renamed when complete). File attributes come from the first part; every part
+    must carry the same ones, except the counts in summed_attrs, which are added up. Returns the image count."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    seen: dict[str, Path] = {}
+    reference = None
+    try:
+        with h5py.File(partial, "w") as merged:
+            for part in map(Path, parts):
+                with h5py.File(part, "r") as source:
+                    attrs = {k: v for k, v in source.attrs.items() if k not in summed_attrs}
+                    if reference is None:
+                        reference = attrs
+                        merged.attrs.update(attrs)
+                    elif set(attrs) != set(reference) or any(not _equal(attrs[k], reference[k]) for k in attrs):
+                        raise CacheError(f"{part}: its attributes differ from {parts[0]}'s: not shards of one job")
+                    for key in summed_attrs:
+                        if key in source.attrs:
+                            merged.attrs[key] = int(merged.attrs.get(key, 0)) + int(source.attrs[key])
+                    for name in source:
+                        if name in seen:
+                            raise CacheError(f"{part}: image group {name!r} is also in {seen[name]}")
+                        seen[name] = part
+                        source.copy(source[name], merged, name=name)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return len(seen)
+
+
+def _equal(a, b) -> bool:
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def merge_folders(parts, folder, record: dict | None = None) -> int:
+    """Move the files of the shard folders `parts` into `folder` (built as '<folder>.partial', published
+    whole); a file name present in two shards is an error. Returns the number of files moved."""
+    work = partial_folder(folder, record)
+    seen: dict[str, Path] = {}
+    for part in map(Path, parts):
+        for file in sorted(part.iterdir()):
+            if file.name == "provenance.json" or file.name.endswith(".tmp") or file.name.startswith("."):
+                continue  # the shard's own record, a killed write, Snakemake's directory timestamp
+            if file.name in seen:
+                raise CacheError(f"{file}: also in shard {seen[file.name]}")
+            seen[file.name] = part
+            shutil.copy2(file, work / file.name)
+    finish_folder(folder)
+    return len(seen)
