@@ -40,7 +40,7 @@ def fake_snakemake(*, input: dict, output: dict, params: dict, log, wildcards: d
     """The object a script sees as `snakemake`; like Snakemake, it creates the outputs' and log's folders."""
     for path in (*Named(**output), log):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return SimpleNamespace(input=Named(**input), output=Named(**output), params=SimpleNamespace(**params),
+    return SimpleNamespace(input=Named(**input), output=Named(**output), params=SimpleNamespace(**{"shards": 1, **params}),
                            log=[str(log)], wildcards=SimpleNamespace(**(wildcards or {})), threads=threads, rule=rule)
 
 

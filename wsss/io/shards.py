@@ -30,9 +30,8 @@ def shard_rows(rows: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
 
 def job_rows(rows: pd.DataFrame, wildcards, shards: int) -> pd.DataFrame:
     """The rows a job works on: its slice when it is a shard job (it has a {shard} wildcard), else all."""
-    if "shard" not in wildcards.keys():
-        return rows
-    return shard_rows(rows, int(wildcards.shard), shards)
+    shard = getattr(wildcards, "shard", None)
+    return rows if shard is None else shard_rows(rows, int(shard), shards)
 
 
 def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:
