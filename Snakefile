@@ -16,8 +16,9 @@ configfile: f"{workflow.basedir}/config.yaml"
 
 # one line per problem naming the key; then Snakemake's validation fills in the schema's defaults
 SCHEMA = load_schema(f"{workflow.basedir}/config.schema.yaml")
-if config_errors(config, SCHEMA):
-    raise WorkflowError("invalid config:\n" + "\n".join(config_errors(config, SCHEMA)))
+CONFIG_ERRORS = config_errors(config, SCHEMA)
+if CONFIG_ERRORS:
+    raise WorkflowError("invalid config:\n" + "\n".join(CONFIG_ERRORS))
 validate(config, "config.schema.yaml")
 
 

@@ -265,20 +265,22 @@ classifier_model = owned("classifier", "{dataset}/{experiment}/classifier/model.
 upper_bound_scores = owned("upper_bound", f"{{dataset}}/{{experiment}}/eval/segmentation_gt_{VAL_SPLIT}.tsv")
 
 
+def pseudo_mask_folder(experiment, dataset, split):
+    """The experiment's pseudo masks of split, under the owner of the stage that makes them."""
+    stage = pseudo_mask_stage(experiment)
+    return owned_result(stage, experiment, f"{{dataset}}/{{experiment}}/{mask_folder(stage)}/{split}", dataset=dataset)
+
+
 def pseudo_mask_input(wildcards):
-    """The experiment's own pseudo-mask folder of split, made by its pseudo-mask stage (for its evaluation)."""
-    stage = pseudo_mask_stage(wildcards.experiment)
-    return owned_result(stage, wildcards.experiment, f"{{dataset}}/{{experiment}}/{mask_folder(stage)}/{wildcards.split}",
-                        dataset=wildcards.dataset)
+    """The experiment's pseudo-mask folder of the job's split (for its evaluation and overlays)."""
+    return pseudo_mask_folder(wildcards.experiment, wildcards.dataset, wildcards.split)
 
 
 def segmentation_masks(wildcards):
     """Training masks: the experiment's pseudo masks, or (upper bound) the dataset's own."""
     if wildcards.supervision == "gt":
         return []
-    stage = pseudo_mask_stage(wildcards.experiment)
-    return [owned_result(stage, wildcards.experiment, f"{{dataset}}/{{experiment}}/{mask_folder(stage)}/{TRAIN_SPLIT}",
-                         dataset=wildcards.dataset)]
+    return [pseudo_mask_folder(wildcards.experiment, wildcards.dataset, TRAIN_SPLIT)]
 
 
 def segmenter_init(wildcards):
