@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+from wsss.methods.cam import multi_scale_class_maps
 from wsss.methods.gradcam import class_attention, grad_cams
 from wsss.models.backbones import Backbone
 from wsss.models.classifier import Classifier
@@ -76,9 +77,20 @@ def test_class_attention_dispatch():
     model = tiny_classifier()
     images = torch.randn(1, 3, 8, 8)
     torch.testing.assert_close(class_attention(model, images, "cam"), model.class_maps(images))
-    torch.testing.assert_close(class_attention(model, images, "gradcam"), grad_cams(model, images))
+    torch.testing.assert_close(class_attention(model, images, "gradcam"), grad_cams(model, images) * 16)
     with pytest.raises(ValueError, match="'scorecam'"):
         class_attention(model, images, "scorecam")
+
+
+def test_multi_scale_gradcam_equals_cam_for_gap_linear_head():
+    # every scale must count as it does for CAM: without the h * w factor the 0.5x input would
+    # weigh 16 times the 2x one and the sum would differ from CAM's beyond a constant
+    model = tiny_classifier()
+    images = torch.randn(2, 3, 16, 12)
+    args = dict(scales=[1.0, 0.5, 2.0], flip=True, out_sizes=[(8, 6), (16, 12)])
+    for cam, gradcam in zip(multi_scale_class_maps(model, images, attention="cam", **args),
+                            multi_scale_class_maps(model, images, attention="gradcam", **args)):
+        torch.testing.assert_close(gradcam, cam)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
