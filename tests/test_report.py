@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from wsss.figures import NEUTRAL_GREY
+from report_screenshot import chromium, screenshot
 from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -51,3 +52,15 @@ def test_html_report_holds_the_figures_tables_and_captions(reported):
         assert text in html
     assert "The first 4 labelled images of split" in html  # the overlay caption, rendered with its params
     assert "Weakly supervised semantic segmentation on dataset" in html  # report/workflow.rst
+
+
+@pytest.mark.skipif(chromium() is None, reason="needs chromium (Debian: apt-get install chromium)")
+def test_the_report_shows_the_overlays_in_a_headless_browser(reported, tmp_path):
+    def grey_pixels(path) -> int:  # the overlays' neutral/void grey, as the browser drew it
+        shot = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        return int((np.abs(shot - np.array(NEUTRAL_GREY)).max(axis=2) <= 2).sum())
+
+    front = screenshot(reported / "report.html", tmp_path / "front.png")
+    opened = screenshot(reported / "report.html", tmp_path / "overlays.png", FIGURES[1])
+    assert grey_pixels(front) < 1000  # the front page: text and the DAG
+    assert grey_pixels(opened) > 10_000  # the overlay grid fills the page
