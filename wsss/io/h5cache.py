@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 
 from ..errors import CacheError
+from .folders import partial_path
 
 FORMAT = "wsss-cams"
 SCHEMA_VERSION = 1
@@ -60,7 +61,7 @@ class CamCacheWriter:
 
     def __init__(self, path, attrs: dict, file_format: str = FORMAT):
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.partial = partial_path(self.path)
         self.attrs = {"format": file_format, "schema_version": SCHEMA_VERSION, **attrs}
         self.file = None
         self.restarted = False  # a partial file existed but could not be resumed
@@ -87,7 +88,7 @@ class CamCacheWriter:
         except Exception:  # truncated or overwritten by a kill: start over
             return None, set()
         try:
-            if not all(_same(handle.attrs.get(k), v) for k, v in self.attrs.items()):
+            if not all(same_attribute(handle.attrs.get(k), v) for k, v in self.attrs.items()):
                 handle.close()
                 return None, set()
             done = set()
@@ -155,7 +156,9 @@ def _read_group(group) -> dict:
     return entry
 
 
-def _same(stored, expected) -> bool:
+def same_attribute(stored, expected) -> bool:
+    """Whether an HDF5 attribute value read back (None when missing) equals the expected one; arrays
+    and lists compare element-wise."""
     if stored is None:
         return False
     if isinstance(expected, (list, tuple, np.ndarray)):
@@ -184,7 +187,7 @@ class CamCache:
         if self.file.attrs.get("format") != file_format:
             return f"not a {file_format} file (format attribute {self.file.attrs.get('format')!r})"
         for key, value in expect.items():
-            if not _same(self.file.attrs.get(key), value):
+            if not same_attribute(self.file.attrs.get(key), value):
                 return (f"attribute {key}={self.file.attrs.get(key)!r} but this stage expects {value!r}; "
                         "the cache was made by a different config or checkpoint (rerun the stage that makes it)")
         return None

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CacheError
-from .folders import finish_folder, partial_folder
+from .folders import finish_folder, partial_folder, partial_path
+from .h5cache import same_attribute
 
 
 def shard_rows(rows: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
@@ -39,7 +40,7 @@ def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:
     '<path>.partial', renamed when complete). File attributes come from the first part; every part
     must carry the same ones, except the counts in summed_attrs, which are added up. Returns the image count."""
     path = Path(path)
-    partial = path.with_name(path.name + ".partial")
+    partial = partial_path(path)
     seen: dict[str, Path] = {}
     reference = None
     try:
@@ -50,7 +51,7 @@ def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:
                     if reference is None:
                         reference = attrs
                         merged.attrs.update(attrs)
-                    elif set(attrs) != set(reference) or any(not _equal(attrs[k], reference[k]) for k in attrs):
+                    elif set(attrs) != set(reference) or any(not same_attribute(attrs[k], reference[k]) for k in attrs):
                         raise CacheError(f"{part}: its attributes differ from {parts[0]}'s: not shards of one job")
                     for key in summed_attrs:
                         if key in source.attrs:
@@ -65,10 +66,6 @@ def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:
         partial.unlink(missing_ok=True)
         raise
     return len(seen)
-
-
-def _equal(a, b) -> bool:
-    return np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def merge_folders(parts, folder, record: dict | None = None) -> int:
