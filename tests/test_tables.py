@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from wsss.tables import (methods_table, puzzle_ablation_table, refinement_table, sweep_table, to_latex,
+from wsss.tables import (methods_table, puzzle_ablation_table, refinement_table, sweep_table, to_latex, to_markdown,
                          write_paper_table)
 
 
@@ -46,7 +46,11 @@ def test_sweep_table_is_sorted_by_value():
     metrics = {name: pd.DataFrame([{"top1_cls": v, "top1_loc": v, "gt_known_loc": v, "max_box_acc_v2": v,
                                     "mpxap": np.nan}]) for name, v in (("a", 1.0), ("b", 2.0), ("c", 3.0))}
     table = sweep_table(metrics, {"a": 1e-3, "b": 0.0, "c": 1e-5}, "lambda")
-    assert table["lambda"].tolist() == [0.0, 1e-5, 1e-3] and table["experiment"].tolist() == ["b", "c", "a"]
+    assert table["experiment"].tolist() == ["b", "c", "a"]
+    # the value is text, so no fixed-decimal writer rounds 1e-05 to 0.0
+    assert table["lambda"].tolist() == ["0", "1e-05", "0.001"]
+    assert to_markdown(table).splitlines()[3] == "| c | 1e-05 | 3.0 | 3.0 | 3.0 | 3.0 |  |"
+    assert r"c & 1e-05 & 3.0" in to_latex(table)
 
 
 def test_three_formats_agree(tmp_path):

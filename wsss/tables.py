@@ -139,10 +139,14 @@ def refinement_table(summaries: dict, settings: dict, *, train_split: str, val_s
 
 
 def sweep_table(summaries: dict, values: dict, key: str) -> pd.DataFrame:
-    """A one-key sweep's localization metrics: one row per value (values: {experiment: value})."""
+    """A one-key sweep's localization metrics: one row per value (values: {experiment: value}), in
+    increasing order of the value, which is written as text in its shortest form (1e-05, 0.0001) so
+    that the tables' fixed decimals do not round a small lambda to 0.0."""
     table = localization_table(summaries)
-    table.insert(0, key, [values[name] for name in table["experiment"]])
-    return table.sort_values(key, kind="stable").reset_index(drop=True)
+    table.insert(1, key, [float(values[name]) for name in table["experiment"]])
+    table = table.sort_values(key, kind="stable").reset_index(drop=True)
+    table[key] = [f"{value:g}" for value in table[key]]
+    return table
 
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
