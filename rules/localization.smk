@@ -32,6 +32,7 @@ rule evaluate_localization:
 rule localization_table:
     input:
         summaries=localization_of(LOCALIZATION_EXPERIMENTS),
+        code=code("tables.py"),
     output:
         table=report(results("{dataset}/localization.tsv"), caption="../report/localization.rst", category="Summary"),
         markdown=results("{dataset}/localization.md"),

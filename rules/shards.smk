@@ -53,6 +53,7 @@ if config["shards"] > 1:
     rule merge_cams:
         input:
             h5=expand(results("{{dataset}}/{{experiment}}/cams/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
+            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
         output:
             h5=results("{dataset}/{experiment}/cams/{split}.h5"),
         log:
@@ -65,6 +66,7 @@ if config["shards"] > 1:
     rule merge_affinity_labels:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/affinity_labels/{{split}}.shards/{shard}"), shard=SHARD_IDS),
+            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
         output:
             folder=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
         log:
@@ -78,6 +80,7 @@ if config["shards"] > 1:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/pseudo_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
             h5=expand(results("{{dataset}}/{{experiment}}/random_walk/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
+            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
         output:
             folder=directory(results("{dataset}/{experiment}/pseudo_masks/{split}")),
             h5=results("{dataset}/{experiment}/random_walk/{split}.h5"),
@@ -91,6 +94,7 @@ if config["shards"] > 1:
     rule merge_cam_masks:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/cam_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
+            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
         output:
             folder=directory(results("{dataset}/{experiment}/cam_masks/{split}")),
         log:
@@ -104,6 +108,7 @@ if config["shards"] > 1:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/segmentation/{{supervision}}/{{split}}.shards/{shard}"),
                            shard=SHARD_IDS),
+            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
         output:
             folder=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),
         log:

@@ -9,6 +9,7 @@ rule summarise_experiment:
         pseudo_masks=owned("pseudo_masks", f"{{dataset}}/{{experiment}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"),
         segmentation=owned("segmenter", f"{{dataset}}/{{experiment}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"),
         upper_bound=upper_bound_scores,
+        code=code("tables.py"),
     output:
         summary=report(
             results("{dataset}/{experiment}/summary.tsv"),
@@ -29,6 +30,7 @@ rule summarise_experiment:
 rule compare_experiments:
     input:
         summaries=expand(results("{{dataset}}/{experiment}/summary.tsv"), experiment=RUN_EXPERIMENTS),
+        code=code("tables.py"),
     output:
         table=report(results("{dataset}/experiments.tsv"), caption="../report/experiments.rst", category="Summary"),
         markdown=results("{dataset}/experiments.md"),

@@ -5,6 +5,7 @@
 rule table_methods:
     input:
         summaries=summaries_of(TABLE_METHODS),
+        code=code("tables.py"),
     output:
         **paper_table("methods", "table_methods.rst"),
     log:
@@ -23,6 +24,7 @@ rule table_methods:
 rule table_puzzle_ablation:
     input:
         summaries=summaries_of(TABLE_PUZZLE),
+        code=code("tables.py"),
     output:
         **paper_table("puzzle_ablation", "table_puzzle_ablation.rst"),
     log:
@@ -45,6 +47,7 @@ rule table_puzzle_ablation:
 rule table_refinement:
     input:
         summaries=summaries_of(TABLE_REFINEMENT),
+        code=code("tables.py"),
     output:
         **paper_table("refinement", "table_refinement.rst"),
     log:
@@ -68,6 +71,7 @@ rule table_refinement:
 rule table_localization:
     input:
         summaries=localization_of(TABLE_LOCALIZATION),
+        code=code("tables.py"),
     output:
         **paper_table("localization", "localization.rst"),
     log:
@@ -84,6 +88,7 @@ rule table_localization:
 rule table_sweep:
     input:
         summaries=localization_of(list(TABLE_SWEEP)),
+        code=code("tables.py"),
     output:
         **paper_table("sweep", "table_sweep.rst"),
     log:
