@@ -5,6 +5,7 @@
 if config["shards"] > 1:
 
     SHARD_IDS = list(range(config["shards"]))
+    MERGE_CODE = code("io/shards.py", "io/h5cache.py", "io/folders.py")  # what every merge rule runs
 
     wildcard_constraints:
         shard="[0-9]+",
@@ -53,7 +54,7 @@ if config["shards"] > 1:
     rule merge_cams:
         input:
             h5=expand(results("{{dataset}}/{{experiment}}/cams/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
-            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
+            code=MERGE_CODE,
         output:
             h5=results("{dataset}/{experiment}/cams/{split}.h5"),
         log:
@@ -66,7 +67,7 @@ if config["shards"] > 1:
     rule merge_affinity_labels:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/affinity_labels/{{split}}.shards/{shard}"), shard=SHARD_IDS),
-            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
+            code=MERGE_CODE,
         output:
             folder=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
         log:
@@ -80,7 +81,7 @@ if config["shards"] > 1:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/pseudo_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
             h5=expand(results("{{dataset}}/{{experiment}}/random_walk/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
-            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
+            code=MERGE_CODE,
         output:
             folder=directory(results("{dataset}/{experiment}/pseudo_masks/{split}")),
             h5=results("{dataset}/{experiment}/random_walk/{split}.h5"),
@@ -94,7 +95,7 @@ if config["shards"] > 1:
     rule merge_cam_masks:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/cam_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
-            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
+            code=MERGE_CODE,
         output:
             folder=directory(results("{dataset}/{experiment}/cam_masks/{split}")),
         log:
@@ -108,7 +109,7 @@ if config["shards"] > 1:
         input:
             folders=expand(results("{{dataset}}/{{experiment}}/segmentation/{{supervision}}/{{split}}.shards/{shard}"),
                            shard=SHARD_IDS),
-            code=code("io/shards.py", "io/h5cache.py", "io/folders.py"),
+            code=MERGE_CODE,
         output:
             folder=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),
         log:
