@@ -4,9 +4,19 @@
 rule train_classifier:
     input:
         labels=results("{dataset}/labels.tsv"),
-        code=code("training/loop.py", "training/classifier.py", "models/classifier.py", "models/backbones.py",
-                  "methods/puzzle.py", "methods/eader.py", "methods/entropy.py",
-                  "methods/gradcam.py", "methods/cam.py", "data/datasets.py", "data/transforms.py"),
+        code=code(
+            "training/loop.py",
+            "training/classifier.py",
+            "models/classifier.py",
+            "models/backbones.py",
+            "methods/puzzle.py",
+            "methods/eader.py",
+            "methods/entropy.py",
+            "methods/gradcam.py",
+            "methods/cam.py",
+            "data/datasets.py",
+            "data/transforms.py",
+        ),
     output:
         model=results("{dataset}/{experiment}/classifier/model.pt"),
         history=results("{dataset}/{experiment}/classifier/history.tsv"),

@@ -56,8 +56,13 @@ def drop_duplicate_sweeps(merged, sweep_names):
     (e.g. the sweep's default value), so no network is trained twice. Returns the kept names."""
     kept = []
     for name in sweep_names:
-        same = [other for other in merged if other != name and other not in sweep_names
-                and {**merged[other], "experiments": None} == {**merged[name], "experiments": None}]
+        same = [
+            other
+            for other in merged
+            if other != name
+            and other not in sweep_names
+            and {**merged[other], "experiments": None} == {**merged[name], "experiments": None}
+        ]
         if same:
             del merged[name], config["experiments"][name]
             kept.append(same[0])
@@ -83,15 +88,22 @@ def chosen_experiments(names, key):
 
 
 RUN_EXPERIMENTS = chosen_experiments(config["run_experiments"], "run_experiments")
-LOCALIZATION_EXPERIMENTS = list(dict.fromkeys(
-    chosen_experiments(config["localization"]["experiments"], "localization.experiments") + SWEEP_EXPERIMENTS))
+LOCALIZATION_EXPERIMENTS = list(
+    dict.fromkeys(
+        chosen_experiments(config["localization"]["experiments"], "localization.experiments") + SWEEP_EXPERIMENTS
+    )
+)
+
+
 def check_split_names():
     """Every split a key names must be one of dataset.splits (else a one-line error naming the key)."""
     known = list(config["dataset"]["splits"])
-    named = {"dataset.train_split": [config["dataset"]["train_split"]],
-             "dataset.val_split": [config["dataset"]["val_split"]],
-             "dataset.eval_splits": config["dataset"]["eval_splits"],
-             "localization.split": [config["localization"]["split"]]}
+    named = {
+        "dataset.train_split": [config["dataset"]["train_split"]],
+        "dataset.val_split": [config["dataset"]["val_split"]],
+        "dataset.eval_splits": config["dataset"]["eval_splits"],
+        "localization.split": [config["localization"]["split"]],
+    }
     for key, names in named.items():
         for name in names:
             if name not in known:
@@ -129,8 +141,12 @@ def data_root():
         wsol = config["dataset"]["wsol"]
         if wsol["metadata_root"] is None:
             raise WorkflowError("config key dataset.wsol.metadata_root: required for dataset.kind wsol")
-        return {"kind": "wsol", "data_root": config["dataset"]["root"], "metadata_root": wsol["metadata_root"],
-                "name": wsol["name"]}
+        return {
+            "kind": "wsol",
+            "data_root": config["dataset"]["root"],
+            "metadata_root": wsol["metadata_root"],
+            "name": wsol["name"],
+        }
     return config["dataset"]["root"]
 
 
@@ -145,7 +161,9 @@ def dataset_inputs(wildcards):
         return [data_root()]
     if kind == "wsol":
         root = data_root()
-        folders = [f"{root['metadata_root']}/{root['name']}/{folder}" for folder in config["dataset"]["splits"].values()]
+        folders = [
+            f"{root['metadata_root']}/{root['name']}/{folder}" for folder in config["dataset"]["splits"].values()
+        ]
         return [f"{folder}/{name}" for folder in folders for name in ("image_ids.txt", "class_labels.txt")]
     return [f"{data_root()}/{path}" for path in config["dataset"]["splits"].values()]
 
@@ -157,11 +175,15 @@ def split_folder(wildcards):
 
 def needs_masks(stage):
     """An input function that stops the DAG when a stage needing VOC-style class masks meets wsol data."""
+
     def check(wildcards):
         if IS_WSOL:
-            raise WorkflowError(f"{stage} needs VOC-style class masks; dataset.kind wsol has none: "
-                                "build the target `localization` (the default for this kind)")
+            raise WorkflowError(
+                f"{stage} needs VOC-style class masks; dataset.kind wsol has none: "
+                "build the target `localization` (the default for this kind)"
+            )
         return []
+
     return check
 
 
@@ -179,8 +201,10 @@ def classifier_section(experiment):
     if "puzzle" in cfg:
         rows, cols = cfg["puzzle"]["grid"]
         if cfg["crop_size"] % rows or cfg["crop_size"] % cols:
-            raise WorkflowError(f"config key experiments.{experiment}: classifier.crop_size {cfg['crop_size']} "
-                                f"is not divisible by the puzzle grid {rows}x{cols}")
+            raise WorkflowError(
+                f"config key experiments.{experiment}: classifier.crop_size {cfg['crop_size']} "
+                f"is not divisible by the puzzle grid {rows}x{cols}"
+            )
     return cfg
 
 
@@ -220,8 +244,12 @@ def stage_key(experiment, stage):
         "cam_masks": lambda: [up("cams"), own("pseudo_masks"), own("crf")],
         "pseudo_masks": lambda: [up(pseudo_mask_stage(experiment))],
         "segmenter": lambda: [up("pseudo_masks"), own("segmentation"), own("crf")],
-        "upper_bound": lambda: [config["seed"], own("segmentation"), own("crf"),
-                                up("classifier") if own("segmentation")["init_from_classifier"] else None],
+        "upper_bound": lambda: [
+            config["seed"],
+            own("segmentation"),
+            own("crf"),
+            up("classifier") if own("segmentation")["init_from_classifier"] else None,
+        ],
     }
     return json.dumps(parts[stage](), sort_keys=True)
 
@@ -245,10 +273,12 @@ def owned_result(stage, experiment, path, **wildcards):
 def owned(stage, path):
     """Input function: path under the folder of the experiment that owns stage (a stage name, or a
     function of the wildcards giving one)."""
+
     def function(wildcards):
         name = stage(wildcards) if callable(stage) else stage
         values = {key: value for key, value in wildcards.items() if key != "experiment"}
         return owned_result(name, wildcards.experiment, path, **values)
+
     return function
 
 
@@ -294,8 +324,14 @@ def affinity_label_scores(wildcards):
     """The affinity-label evaluation of an experiment whose masks come from the random walk (else none)."""
     if pseudo_mask_stage(wildcards.experiment) != "random_walk":
         return []
-    return [owned_result("affinity_labels", wildcards.experiment,
-                         f"{{dataset}}/{{experiment}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv", dataset=wildcards.dataset)]
+    return [
+        owned_result(
+            "affinity_labels",
+            wildcards.experiment,
+            f"{{dataset}}/{{experiment}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv",
+            dataset=wildcards.dataset,
+        )
+    ]
 
 
 # --- paper tables (rules/tables.smk) ---
@@ -304,8 +340,11 @@ def affinity_label_scores(wildcards):
 def paper_table(name, caption):
     """The three outputs of one paper table; the TSV is a report() item."""
     stem = results(f"{{dataset}}/tables/{name}")
-    return {"table": report(f"{stem}.tsv", caption=f"../report/{caption}", category="Paper tables"),
-            "markdown": f"{stem}.md", "latex": f"{stem}.tex"}
+    return {
+        "table": report(f"{stem}.tsv", caption=f"../report/{caption}", category="Paper tables"),
+        "markdown": f"{stem}.md",
+        "latex": f"{stem}.tex",
+    }
 
 
 def summaries_of(names):
@@ -314,8 +353,16 @@ def summaries_of(names):
 
 def localization_of(names):
     """The localization scores of the named experiments (each from the owner of its CAMs' evaluation)."""
-    return [owned_result("localization", name, "{dataset}/{experiment}/eval/localization_{split}.tsv",
-                         dataset=DATASET, split=config["localization"]["split"]) for name in names]
+    return [
+        owned_result(
+            "localization",
+            name,
+            "{dataset}/{experiment}/eval/localization_{split}.tsv",
+            dataset=DATASET,
+            split=config["localization"]["split"],
+        )
+        for name in names
+    ]
 
 
 def sweep_values():
@@ -337,7 +384,9 @@ TABLE_METHODS = chosen_experiments(config["tables"]["methods"] or RUN_EXPERIMENT
 TABLE_PUZZLE = chosen_experiments(config["tables"]["puzzle_ablation"], "tables.puzzle_ablation")
 TABLE_REFINEMENT = chosen_experiments(config["tables"]["refinement"], "tables.refinement")
 if config["tables"]["sweep"] is not None and config["tables"]["sweep"] not in config["sweeps"]:
-    raise WorkflowError(f"config key tables.sweep: {config['tables']['sweep']!r} is not one of sweeps {list(config['sweeps'])}")
+    raise WorkflowError(
+        f"config key tables.sweep: {config['tables']['sweep']!r} is not one of sweeps {list(config['sweeps'])}"
+    )
 TABLE_SWEEP = sweep_values() if config["tables"]["sweep"] else {}
 TABLE_LOCALIZATION = chosen_experiments(config["localization"]["experiments"], "localization.experiments")
 
@@ -346,7 +395,9 @@ def table_targets():
     """Every table the config asks for (none on wsol data but localization and sweep)."""
     names = ["localization"] + (["sweep"] if TABLE_SWEEP else [])
     if not IS_WSOL:
-        names += ["methods"] + (["puzzle_ablation"] if TABLE_PUZZLE else []) + (["refinement"] if TABLE_REFINEMENT else [])
+        names += (
+            ["methods"] + (["puzzle_ablation"] if TABLE_PUZZLE else []) + (["refinement"] if TABLE_REFINEMENT else [])
+        )
     return [results(f"{DATASET}/tables/{name}.tsv") for name in names]
 
 

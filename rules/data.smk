@@ -2,6 +2,8 @@
 
 
 rule make_synthetic_dataset:
+    input:
+        code=code("data/synthetic.py"),
     output:
         root=directory(results("{dataset}/data")),
     log:
@@ -10,8 +12,6 @@ rule make_synthetic_dataset:
         results("{dataset}/benchmarks/make_synthetic_dataset.tsv")
     params:
         synthetic=config["synthetic"],
-    input:
-        code=code("data/synthetic.py"),
     conda:
         "../envs/wsss.yaml"
     script:

@@ -67,10 +67,15 @@ rule make_overlays:
 REPORT_INPUTS = (
     [results(f"{DATASET}/localization.tsv")]
     if IS_WSOL
-    else expand(results("{dataset}/{experiment}/figures/per_class_iou.png"), dataset=DATASET,
-                experiment=RUN_EXPERIMENTS)
-    + expand(results("{dataset}/{experiment}/figures/overlays_{split}.png"), dataset=DATASET,
-             experiment=RUN_EXPERIMENTS, split=TRAIN_SPLIT)
+    else expand(
+        results("{dataset}/{experiment}/figures/per_class_iou.png"), dataset=DATASET, experiment=RUN_EXPERIMENTS
+    )
+    + expand(
+        results("{dataset}/{experiment}/figures/overlays_{split}.png"),
+        dataset=DATASET,
+        experiment=RUN_EXPERIMENTS,
+        split=TRAIN_SPLIT,
+    )
     + expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=RUN_EXPERIMENTS)
     + [results(f"{DATASET}/experiments.tsv")]
 )

@@ -23,7 +23,9 @@ rule train_segmenter:
         seed=config["seed"],
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
-        state=lambda wildcards: results(f"{wildcards.dataset}/{wildcards.experiment}/.state/train_segmenter_{wildcards.supervision}.pt"),
+        state=lambda wildcards: results(
+            f"{wildcards.dataset}/{wildcards.experiment}/.state/train_segmenter_{wildcards.supervision}.pt"
+        ),
     threads: config["segmentation"]["threads"]
     resources:
         gpu=1,

@@ -66,7 +66,9 @@ if config["shards"] > 1:
 
     rule merge_affinity_labels:
         input:
-            folders=expand(results("{{dataset}}/{{experiment}}/affinity_labels/{{split}}.shards/{shard}"), shard=SHARD_IDS),
+            folders=expand(
+                results("{{dataset}}/{{experiment}}/affinity_labels/{{split}}.shards/{shard}"), shard=SHARD_IDS
+            ),
             code=MERGE_CODE,
         output:
             folder=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
@@ -107,8 +109,10 @@ if config["shards"] > 1:
 
     rule merge_segmentation:
         input:
-            folders=expand(results("{{dataset}}/{{experiment}}/segmentation/{{supervision}}/{{split}}.shards/{shard}"),
-                           shard=SHARD_IDS),
+            folders=expand(
+                results("{{dataset}}/{{experiment}}/segmentation/{{supervision}}/{{split}}.shards/{shard}"),
+                shard=SHARD_IDS,
+            ),
             code=MERGE_CODE,
         output:
             folder=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),

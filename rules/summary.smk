@@ -3,8 +3,15 @@
 
 rule summarise_experiment:
     input:
-        cams=lambda wildcards: [owned_result("cam_eval", wildcards.experiment, f"{{dataset}}/{{experiment}}/eval/cams_{split}.tsv",
-                                             dataset=wildcards.dataset) for split in EVAL_SPLITS],
+        cams=lambda wildcards: [
+            owned_result(
+                "cam_eval",
+                wildcards.experiment,
+                f"{{dataset}}/{{experiment}}/eval/cams_{split}.tsv",
+                dataset=wildcards.dataset,
+            )
+            for split in EVAL_SPLITS
+        ],
         affinity_labels=affinity_label_scores,
         pseudo_masks=owned("pseudo_masks", f"{{dataset}}/{{experiment}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"),
         segmentation=owned("segmenter", f"{{dataset}}/{{experiment}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"),

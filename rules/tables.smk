@@ -32,10 +32,17 @@ rule table_puzzle_ablation:
     params:
         kind="puzzle_ablation",
         experiments=TABLE_PUZZLE,
-        terms={name: ({"p_cls": section(name, "classifier")["puzzle"]["p_cls"],
-                       "re": section(name, "classifier")["puzzle"]["re"]}
-                      if "puzzle" in section(name, "classifier")["methods"] else {"p_cls": False, "re": False})
-               for name in TABLE_PUZZLE},
+        terms={
+            name: (
+                {
+                    "p_cls": section(name, "classifier")["puzzle"]["p_cls"],
+                    "re": section(name, "classifier")["puzzle"]["re"],
+                }
+                if "puzzle" in section(name, "classifier")["methods"]
+                else {"p_cls": False, "re": False}
+            )
+            for name in TABLE_PUZZLE
+        },
         train_split=TRAIN_SPLIT,
         val_split=VAL_SPLIT,
     conda:
@@ -55,11 +62,17 @@ rule table_refinement:
     params:
         kind="refinement",
         experiments=TABLE_REFINEMENT,
-        settings={name: {"random_walk": section(name, "pseudo_masks")["source"] == "random_walk",
-                         "crf": section(name, "random_walk")["crf"]
-                         if section(name, "pseudo_masks")["source"] == "random_walk"
-                         else section(name, "pseudo_masks")["crf"]}
-                  for name in TABLE_REFINEMENT},
+        settings={
+            name: {
+                "random_walk": section(name, "pseudo_masks")["source"] == "random_walk",
+                "crf": (
+                    section(name, "random_walk")["crf"]
+                    if section(name, "pseudo_masks")["source"] == "random_walk"
+                    else section(name, "pseudo_masks")["crf"]
+                ),
+            }
+            for name in TABLE_REFINEMENT
+        },
         train_split=TRAIN_SPLIT,
         val_split=VAL_SPLIT,
     conda:

@@ -54,7 +54,8 @@ def test_html_report_holds_the_figures_tables_and_captions(reported):
     assert "Weakly supervised semantic segmentation on dataset" in html  # report/workflow.rst
 
 
-@pytest.mark.skipif(chromium() is None, reason="needs chromium (Debian: apt-get install chromium)")
+@pytest.mark.skipif(chromium() is None, reason="no chromium, chromium-browser or google-chrome on PATH: "
+                    "`apt-get install chromium` (Debian; `make test` runs it as root)")
 def test_the_report_shows_the_overlays_in_a_headless_browser(reported, tmp_path):
     def grey_pixels(path) -> int:  # the overlays' neutral/void grey, as the browser drew it
         shot = np.asarray(Image.open(path).convert("RGB")).astype(int)

@@ -1,6 +1,6 @@
 """The tiny DAG submitted through profiles/slurm to a real one-node Slurm gives the local run's results.
 
-tests/slurm/start.sh starts munged, slurmctld and slurmd on localhost (`make slurm` installs them).
+tests/slurm/start.sh starts munged, slurmctld and slurmd on localhost (`make test` as root installs them).
 That cluster has no GPU and no accounting database, so the Slurm run uses profiles/slurm with the
 test-only overrides of `slurm_test_profile`: the local partition, no account, gpu=0 for the GPU rules
 (a GRES needs a device; with gpu=0 the plugin asks no --gpus and the job runs on the CPU as locally),
@@ -43,14 +43,15 @@ def _free_port() -> int:
 
 
 def _require_slurm():
-    """Skip where Slurm cannot run here; in CI (CI set) that is a failure: `make slurm` installs it."""
+    """Skip where Slurm cannot run here; in CI (CI set) that is a failure: `make test` as root installs it."""
     reason = None
     if shutil.which("sbatch") is None:
-        reason = "sbatch not found: the Slurm test cluster needs slurm-wlm and munge (`make slurm` runs first)"
+        reason = ("sbatch not found: the Slurm test cluster needs `apt-get install slurm-wlm munge` (Debian; "
+                  "`make test` runs it as root)")
     elif os.geteuid() != 0:
-        reason = "the Slurm test cluster runs its daemons as root"
+        reason = "the Slurm test cluster runs its daemons (munged, slurmctld, slurmd) as root: run the tests as root"
     if reason and os.environ.get("CI"):
-        pytest.fail(f"{reason}; in CI, `make slurm` must run before `make test` (.ci/run does it as root)")
+        pytest.fail(f"{reason}; in CI this test must run: `make test` as root installs Slurm with apt-get")
     if reason:
         pytest.skip(reason)
 

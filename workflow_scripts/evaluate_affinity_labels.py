@@ -1,5 +1,10 @@
 """Rule evaluate_affinity_labels: precision and coverage of the confident affinity labels."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import load_split
 from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.stages.evaluate_masks import evaluate_affinity_label_folder

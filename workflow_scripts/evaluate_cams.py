@@ -1,5 +1,10 @@
 """Rule evaluate_cams: CAM mIoU over a background-threshold sweep, per class, best and fixed threshold."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import load_split
 from wsss.stages.evaluate_cams import evaluate_cam_cache
 from wsss.runtime import job_logger, provenance_record, write_provenance

@@ -1,6 +1,11 @@
 """Rule evaluate_localization: Top-1 Cls/Loc, GT-known Loc, MaxBoxAccV2 and mPxAP of an experiment's CAMs."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
 
 from wsss.data.labels import class_columns, load_split
 from wsss.models.loading import load_classifier

@@ -1,5 +1,10 @@
 """Rules evaluate_pseudo_masks and evaluate_segmentation: mIoU of a folder of label PNGs."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import labelled_rows, load_split
 from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.stages.evaluate_masks import evaluate_mask_folder

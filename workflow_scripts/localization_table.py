@@ -1,5 +1,10 @@
 """Rule localization_table: one row per experiment with its WSOL metrics (TSV + Markdown)."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.tables import localization_table, read_summaries, write_table
 

@@ -1,5 +1,10 @@
 """Rule make_cam_masks: pseudo masks from the CAMs alone (constant background, optional dCRF), no random walk."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import labelled_rows, load_split
 from wsss.io.shards import job_rows
 from wsss.runtime import job_logger, provenance_record, set_threads

@@ -1,5 +1,10 @@
 """Rule make_cams: multi-scale + flip CAMs of the labelled classes into one HDF5 cache per split."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import labelled_rows, load_split
 from wsss.io.shards import job_rows
 from wsss.stages.make_cams import write_cam_cache

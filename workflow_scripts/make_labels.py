@@ -1,5 +1,10 @@
 """Rule make_labels: check the dataset and write the image-level label table."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import build_label_table, build_wsol_label_table, class_columns
 from wsss.data.layouts import is_wsol
 from wsss.runtime import job_logger, provenance_record, write_provenance

@@ -1,8 +1,11 @@
 """Rule make_overlays: a grid of the first images of a split: image | CAM | affinity labels | pseudo mask | truth."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
 
 from wsss.data.classes import IGNORE_INDEX
 from wsss.data.labels import class_columns, load_split

@@ -1,5 +1,10 @@
 """Rules table_*: one paper table (methods, puzzle_ablation, refinement, localization, sweep) as TSV, Markdown, LaTeX."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.tables import (localization_table, methods_table, puzzle_ablation_table, read_summaries, refinement_table,
                          sweep_table, write_paper_table)

@@ -1,5 +1,10 @@
 """Rules merge_*: join the shard outputs of a per-image stage into its one HDF5 cache and/or PNG folder."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.io.shards import merge_folders, merge_h5
 from wsss.runtime import job_logger, provenance_record
 

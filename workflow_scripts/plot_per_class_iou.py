@@ -1,6 +1,11 @@
 """Rule plot_per_class_iou: one experiment's per-class IoU bars (CAM, pseudo masks, segmentation, upper bound)."""
 
+import sys
+from pathlib import Path
+
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
 
 from wsss.figures import experiment_iou_series, per_class_iou_figure
 from wsss.runtime import job_logger, provenance_record, write_provenance

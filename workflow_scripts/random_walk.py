@@ -1,5 +1,10 @@
 """Rule random_walk: CAMs propagated on AffinityNet affinities -> pseudo masks + refined scores."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import labelled_rows, load_split
 from wsss.io.shards import job_rows
 from wsss.models.loading import load_affinitynet

@@ -1,5 +1,10 @@
 """Rule segment_images: the trained segmenter's masks for a split."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.data.labels import load_split
 from wsss.io.shards import job_rows
 from wsss.models.loading import load_segmenter

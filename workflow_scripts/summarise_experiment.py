@@ -1,5 +1,10 @@
 """Rule summarise_experiment: gather an experiment's headline numbers into one TSV."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
+
 from wsss.runtime import job_logger, provenance_record, write_provenance
 from wsss.tables import experiment_summary
 

@@ -1,9 +1,12 @@
 """Rule train_affinitynet: AffinityNet on the pixel pairs of the affinity labels (PSA), resumable per epoch."""
 
+import sys
 from pathlib import Path
 
 import pandas as pd
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
 
 from wsss.data.datasets import SegmentationCrops
 from wsss.data.labels import load_split

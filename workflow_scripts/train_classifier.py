@@ -1,7 +1,12 @@
 """Rule train_classifier: train the GAP classifier (with the experiment's methods), resumable per epoch."""
 
+import sys
+from pathlib import Path
+
 import pandas as pd
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
 
 from wsss.data.datasets import ClassificationCrops
 from wsss.data.labels import class_columns, load_split

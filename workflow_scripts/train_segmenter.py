@@ -1,9 +1,12 @@
 """Rule train_segmenter: the DeepLab-style segmenter on pseudo masks (or true masks: the upper bound)."""
 
+import sys
 from pathlib import Path
 
 import pandas as pd
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
 
 from wsss.data.datasets import SegmentationCrops
 from wsss.data.labels import labelled_rows, load_split
@@ -42,7 +45,8 @@ log.info("training on %d images with %s masks", len(rows), snakemake.wildcards.s
 record = provenance_record({**cfg, "seed": seed, "supervision": snakemake.wildcards.supervision}, snakemake.input)
 digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
 history = fit(model, dataset, segmentation_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
-              state_path=snakemake.params.state, digest=digest, device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info)
+              state_path=snakemake.params.state, digest=digest, device=device, seed=seed,
+              num_workers=cfg["num_workers"], log=log.info)
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
              **as_attributes(record)}, snakemake.output.model)
