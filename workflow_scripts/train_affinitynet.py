@@ -39,7 +39,8 @@ digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
 history = fit(model, dataset, affinity_batch_loss(cfg["radius"]), schedule=schedule,
               param_groups=model.param_groups(cfg["lr"]), state_path=snakemake.params.state,
               digest=digest, device=device, seed=seed,
-              num_workers=cfg["num_workers"], log=log.info)
+              num_workers=cfg["num_workers"], log=log.info,
+              channels_last=cfg["channels_last"])
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
              **as_attributes(record)}, snakemake.output.model)
