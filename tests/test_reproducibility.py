@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from script_runner import CRF, tiny_dataset
+from workflow_helpers import snakemake, write_config
 from wsss.data.labels import load_split
 from wsss.models.classifier import build_classifier
 from wsss.models.deeplab import build_segmenter
@@ -61,3 +62,27 @@ def test_same_seed_gives_the_same_cam_cache_and_masks_bitwise(tiny, tmp_path):
         assert len(pngs) == len(rows)
         for png in pngs:
             assert png.read_bytes() == (tmp_path / "b" / folder / png.name).read_bytes(), png
+
+
+@pytest.mark.workflow
+def test_two_runs_of_the_tiny_config_give_identical_segmenters_masks_and_summaries(tmp_path):
+    # two independent processes trees (own hash seeds, own allocations), 2 torch threads in the trainings
+    overrides = {"classifier": {"threads": 2}, "segmentation": {"threads": 2}}
+    runs = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        write_config(folder, overrides)
+        snakemake(folder)
+        runs.append(folder / "results" / "synthetic")
+    a, b = runs
+    pngs = sorted(p.relative_to(a) for p in a.glob("cam/**/*.png") if "figures" not in p.parts)
+    assert any(p.parts[1] == "segmentation" for p in pngs) and any(p.parts[1] == "pseudo_masks" for p in pngs)
+    for png in pngs:
+        assert (a / png).read_bytes() == (b / png).read_bytes(), png
+    for table in ("cam/summary.tsv", "experiments.md"):
+        assert (a / table).read_text() == (b / table).read_text(), table
+    for supervision in ("pseudo", "gt"):
+        weights = [torch.load(run / f"cam/segmenter/{supervision}/model.pt", weights_only=False)["state_dict"]
+                   for run in runs]
+        assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0]), supervision
