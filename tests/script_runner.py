@@ -123,7 +123,7 @@ def random_walk_fields(data: Path, labels: Path, classifier: Path, affinitynet: 
 def train_classifier_fields(data: Path, labels: Path, out: Path, *, epochs: int = 2) -> dict:
     classifier = {"backbone": "smallnet", "pretrained": False, "output_stride": 8, "epochs": epochs, "batch_size": 2,
                   "optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "crop_size": 32, "scale_range": [0.7, 1.3],
-                  "num_workers": 0, "channels_last": True, "threads": 1, "methods": []}
+                  "num_workers": 0, "channels_last": True, "precision": "fp32", "threads": 1, "methods": []}
     return {"input": {"labels": labels},
             "output": {"model": out / "classifier" / "model.pt", "history": out / "classifier" / "history.tsv"},
             "params": {"root": str(data), "split": "train", "classifier": classifier, "seed": 0, "device": "cpu",

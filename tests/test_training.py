@@ -201,3 +201,33 @@ def test_channels_last_trains_nhwc_and_resumes_bitwise(tmp_path):
     resumed, _ = train_conv(tmp_path / "b.pt", channels_last=True)
     for a, b in zip(model.parameters(), resumed.parameters()):
         assert torch.equal(a, b)
+
+
+def test_bf16_autocast_runs_the_networks_in_bf16_returns_fp32_outputs_and_is_deterministic(tmp_path):
+    from wsss.models.classifier import build_classifier
+    from wsss.models.deeplab import build_segmenter
+    from wsss.training.loop import autocast
+
+    images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    classifier, segmenter = build_classifier("smallnet", num_classes=3), build_segmenter("smallnet", num_classes=3)
+    with autocast("cpu", "bf16"):
+        assert classifier.backbone(images)[-1].dtype == torch.bfloat16  # the network body runs in bf16
+        outputs = [classifier(images), classifier.class_maps(images), segmenter(images)]
+    assert [o.dtype for o in outputs] == [torch.float32] * 3  # what the losses see
+    runs = []
+    for name in ("a", "b"):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                              nn.Linear(4, 1))
+        fit(model, NoisyImages(), mse,
+            schedule=Schedule(epochs=2, batch_size=4, lr=0.05, optimizer="sgd"),
+            param_groups=[{"params": list(model.parameters())}], state_path=tmp_path / f"{name}.pt", digest="d",
+            device="cpu", progress=False, log=lambda *_: None, precision="bf16")
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights
+        runs.append(model)
+    for a, b in zip(runs[0].parameters(), runs[1].parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="precision"):
+        fit(runs[0], NoisyImages(), mse, schedule=Schedule(epochs=1, batch_size=4, lr=0.05), param_groups=[
+            {"params": list(runs[0].parameters())}], state_path=tmp_path / "c.pt", digest="d", device="cpu",
+            progress=False, log=lambda *_: None, precision="fp16")

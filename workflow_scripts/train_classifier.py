@@ -51,7 +51,7 @@ loss_fn = classifier_loss(methods, puzzle=cfg.get("puzzle"), eader=cfg.get("eade
 history = fit(trained, dataset, loss_fn, schedule=schedule, param_groups=groups,
               state_path=snakemake.params.state, digest=digest,
               device=device, seed=seed, num_workers=cfg["num_workers"], log=log.info,
-              channels_last=cfg["channels_last"])
+              channels_last=cfg["channels_last"], precision=cfg["precision"])
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"], "num_classes": num_classes}
 extra = {"adversary_state_dict": trained.adversary.cpu().state_dict()} if "eader" in methods else {}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history, **extra,

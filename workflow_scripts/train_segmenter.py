@@ -47,7 +47,7 @@ digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
 history = fit(model, dataset, segmentation_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
               state_path=snakemake.params.state, digest=digest, device=device, seed=seed,
               num_workers=cfg["num_workers"], log=log.info,
-              channels_last=cfg["channels_last"])
+              channels_last=cfg["channels_last"], precision=cfg["precision"])
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
              **as_attributes(record)}, snakemake.output.model)

@@ -55,7 +55,7 @@ class AffinityNet(nn.Module):
         stages = self.backbone(x)[-3:]
         size = max((f.shape[-2:] for f in stages), key=lambda s: s[0] * s[1])
         projected = [resize_bilinear(proj(f), size) for proj, f in zip(self.projections, stages)]
-        return self.fuse(torch.cat(projected, dim=1))  # (B, 896, h, w) -> (B, 448, h, w)
+        return self.fuse(torch.cat(projected, dim=1)).float()  # (B, 896, h, w) -> (B, 448, h, w), fp32
 
     def new_modules(self) -> list[nn.Module]:
         """Layers not in the backbone (trained from scratch)."""

@@ -17,6 +17,13 @@ def global_average_pool(x: torch.Tensor) -> torch.Tensor:
     return x.mean(dim=(2, 3), keepdim=True)
 
 
+class ClassMapHead(nn.Conv2d):
+    """The bias-free 1x1 conv from features to class maps; its output is fp32 also under autocast."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).float()
+
+
 class Classifier(nn.Module):
     """Backbone -> GAP -> bias-free 1x1 conv: multi-label logits; the same 1x1 conv before GAP gives CAMs."""
 
@@ -24,7 +31,7 @@ class Classifier(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.num_classes = num_classes
-        self.head = nn.Conv2d(backbone.stage_channels[-1], num_classes, kernel_size=1, bias=False)
+        self.head = ClassMapHead(backbone.stage_channels[-1], num_classes, kernel_size=1, bias=False)
         nn.init.xavier_uniform_(self.head.weight)
         self.mean, self.std = backbone.mean, backbone.std
 

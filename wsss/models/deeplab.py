@@ -48,7 +48,7 @@ class Segmenter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, 3, H, W) -> (B, num_classes, H, W)
-        logits = self.head(self.backbone(x)[-1])  # (B, num_classes, h, w)
+        logits = self.head(self.backbone(x)[-1]).float()  # (B, num_classes, h, w), fp32 under autocast too
         return resize_bilinear(logits, x.shape[-2:])
 
     def param_groups(self, lr: float) -> list[dict]:

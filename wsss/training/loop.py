@@ -103,6 +103,15 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device, precision: str):
+    """The autocast context of a precision on device: bf16 autocast, or a disabled one for fp32."""
+    device_type = torch.device(device).type
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def to_device(value, device, memory_format=torch.contiguous_format):
     """A batch entry on device; 4-d tensors (images) in memory_format, other values as they are."""
     if not torch.is_tensor(value):
@@ -114,7 +123,8 @@ def to_device(value, device, memory_format=torch.contiguous_format):
 def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedule, param_groups,
         state_path, digest: str, device, seed: int = 0, num_workers: int = 0, log=print,
         progress: bool = True, on_epoch_end: Callable | None = None, checkpoint_every: int = 0,
-        checkpoint_seconds: float | None = 600.0, channels_last: bool = False) -> list[dict]:
+        checkpoint_seconds: float | None = 600.0, channels_last: bool = False,
+        precision: str = "fp32") -> list[dict]:
     """Train model on dataset for schedule.epochs, resuming from state_path when its digest matches.
 
     loss_fn(model, batch, step) -> (loss, {name: float}) computes one batch's loss; step is a Step
@@ -131,7 +141,13 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
     channels_last stores the model's 4-d weights and the batches' images as NHWC, which the CPU's
     oneDNN and cuDNN convolutions run faster; the arithmetic stays fp32 (other kernels, so other
     last bits than NCHW, and as deterministic).
+
+    precision "bf16" runs loss_fn under bf16 autocast: the networks' convolutions and matrix products
+    in bfloat16, while weights, gradients and the optimiser stay fp32 and every network returns its
+    output in fp32, so that the losses are fp32 arithmetic.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
     state_path = Path(state_path)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device, memory_format=memory_format)
@@ -187,7 +203,8 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
             iteration = epoch * steps_per_epoch + step
             poly_lr(optimizer, iteration, total, schedule.poly_power)
             batch = [to_device(b, device, memory_format) for b in batch]
-            loss, parts = loss_fn(model, batch, Step(iteration, total))
+            with autocast(device, precision):
+                loss, parts = loss_fn(model, batch, Step(iteration, total))
             if not math.isfinite(loss.item()):
                 kept = (f"last good checkpoint kept at {state_path}" if state_path.exists()
                         else "no checkpoint saved yet")
