@@ -19,12 +19,27 @@ from .voc import load_image, load_mask
 
 
 class _Crops(Dataset):
-    """Random rescale / flip / crop of the rows' images, seeded by (seed, epoch, index)."""
+    """Random rescale / flip / crop of the rows' images, seeded by (seed, epoch, index).
 
-    def __init__(self, root, rows: pd.DataFrame, *, crop: int, scale_range, mean, std, seed: int = 0):
+    cache_images keeps every decoded image (and label mask) in memory after its first read, so that
+    later epochs skip the file reads and decodes; the crops are the same bits either way. For
+    datasets that fit in RAM (the embedded default's 400 images are 20 MB, VOC train_aug ~6 GB).
+    """
+
+    def __init__(self, root, rows: pd.DataFrame, *, crop: int, scale_range, mean, std, seed: int = 0,
+                 cache_images: bool = False):
         self.layout, self.rows = open_layout(root), rows.reset_index(drop=True)
         self.crop, self.scale_range, self.mean, self.std, self.seed = crop, tuple(scale_range), mean, std, seed
         self.epoch = 0
+        self.cache = {} if cache_images else None
+
+    def _decoded(self, key, read):
+        """read() of an image or mask, from memory after the first time when caching."""
+        if self.cache is None:
+            return read()
+        if key not in self.cache:
+            self.cache[key] = read()
+        return self.cache[key]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -44,7 +59,8 @@ class ClassificationCrops(_Crops):
         self.labels = label_matrix(self.rows)
 
     def __getitem__(self, index):
-        image = load_image(self.layout.image(self.rows.at[index, "image_id"]))
+        image_id = self.rows.at[index, "image_id"]
+        image = self._decoded(("image", image_id), lambda: load_image(self.layout.image(image_id)))
         image, _, valid = augment(image, self._rng(index), crop=self.crop, scale_range=self.scale_range)
         return to_tensor(image, self.mean, self.std, valid), torch.from_numpy(self.labels[index].copy())
 
@@ -58,8 +74,9 @@ class SegmentationCrops(_Crops):
 
     def __getitem__(self, index):
         image_id = self.rows.at[index, "image_id"]
-        image = load_image(self.layout.image(image_id))
-        mask = load_mask(self.mask_path(image_id), expected_size=image.shape[:2])
+        image = self._decoded(("image", image_id), lambda: load_image(self.layout.image(image_id)))
+        mask = self._decoded(("mask", image_id),
+                             lambda: load_mask(self.mask_path(image_id), expected_size=image.shape[:2]))
         image, mask, valid = augment(image, self._rng(index), crop=self.crop, scale_range=self.scale_range, mask=mask)
         return to_tensor(image, self.mean, self.std, valid), torch.from_numpy(mask.astype(np.int64))
 
