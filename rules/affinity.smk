@@ -30,13 +30,14 @@ rule evaluate_affinity_labels:
     input:
         labels_dir=results("{dataset}/{experiment}/affinity_labels/{split}"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("refine/affinity_labels.py", "stages/evaluate_masks.py"),
+        code=code("metrics/miou.py", "refine/affinity_labels.py", "stages/evaluate_masks.py"),
     output:
         scores=results("{dataset}/{experiment}/eval/affinity_labels_{split}.tsv"),
     log:
         results("{dataset}/{experiment}/logs/evaluate_affinity_labels_{split}.log"),
     params:
         root=data_root(),
+        evaluation=config["evaluation"],
     conda:
         "../envs/wsss.yaml"
     script:
@@ -48,7 +49,14 @@ rule train_affinitynet:
         affinity_labels=owned("affinity_labels", f"{{dataset}}/{{experiment}}/affinity_labels/{TRAIN_SPLIT}"),
         classifier=classifier_model,
         labels=results("{dataset}/labels.tsv"),
-        code=code("models/affinitynet.py", "refine/pairs.py", "training/affinitynet.py", "training/loop.py"),
+        code=code(
+            "models/affinitynet.py",
+            "refine/pairs.py",
+            "training/affinitynet.py",
+            "training/loop.py",
+            "training/freezing.py",
+            "training/param_groups.py",
+        ),
     output:
         model=results("{dataset}/{experiment}/affinitynet/model.pt"),
         history=results("{dataset}/{experiment}/affinitynet/history.tsv"),

@@ -5,7 +5,13 @@ rule make_cams:
     input:
         model=classifier_model,
         labels=results("{dataset}/labels.tsv"),
-        code=code("methods/cam.py", "methods/gradcam.py", "io/h5cache.py", "stages/make_cams.py"),
+        code=code(
+            "methods/cam.py",
+            "methods/gradcam.py",
+            "data/transforms.py",
+            "io/h5cache.py",
+            "stages/make_cams.py",
+        ),
     output:
         cams=results("{dataset}/{experiment}/cams/{split}.h5"),
     log:
@@ -32,7 +38,7 @@ rule evaluate_cams:
         cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
         classifier=classifier_model,  # the cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
-        code=code("metrics/miou.py", "methods/cam.py", "stages/evaluate_cams.py"),
+        code=code("metrics/miou.py", "methods/cam.py", "stages/evaluate_cams.py", "stages/evaluate_masks.py"),
         masks=needs_masks("evaluate_cams (CAM mIoU)"),
     output:
         sweep=results("{dataset}/{experiment}/eval/cams_{split}_sweep.tsv"),
@@ -42,6 +48,7 @@ rule evaluate_cams:
     params:
         root=data_root(),
         evaluate=lambda wildcards: section(wildcards.experiment, "evaluate_cams"),
+        evaluation=config["evaluation"],
     conda:
         "../envs/wsss.yaml"
     script:

@@ -6,6 +6,8 @@ rule train_classifier:
         labels=results("{dataset}/labels.tsv"),
         code=code(
             "training/loop.py",
+            "training/freezing.py",
+            "training/param_groups.py",
             "training/classifier.py",
             "models/classifier.py",
             "models/backbones.py",

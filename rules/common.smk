@@ -103,6 +103,7 @@ def check_split_names():
         "dataset.val_split": [config["dataset"]["val_split"]],
         "dataset.eval_splits": config["dataset"]["eval_splits"],
         "localization.split": [config["localization"]["split"]],
+        "evaluation.subsets": [*config["evaluation"]["subsets"], *config["evaluation"]["subsets"].values()],
     }
     for key, names in named.items():
         for name in names:

@@ -30,6 +30,7 @@ rule make_labels:
         root=data_root(),
         splits=config["dataset"]["splits"],
         decode_check=config["dataset"]["decode_check"],
+        label_source=config["dataset"]["label_source"],
         num_classes=config["dataset"]["wsol"]["num_classes"],
     conda:
         "../envs/wsss.yaml"

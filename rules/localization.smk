@@ -6,7 +6,13 @@ rule evaluate_localization:
         model=classifier_model,
         cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("metrics/wsol.py", "methods/boxes.py", "stages/evaluate_localization.py"),
+        code=code(
+            "metrics/wsol.py",
+            "metrics/wsol_protocol.py",
+            "methods/boxes.py",
+            "stages/evaluate_localization.py",
+            "stages/evaluate_masks.py",
+        ),
     output:
         summary=results("{dataset}/{experiment}/eval/localization_{split}.tsv"),
         per_class=results("{dataset}/{experiment}/eval/localization_{split}_pxap.tsv"),
@@ -17,6 +23,7 @@ rule evaluate_localization:
     params:
         root=data_root(),
         localization=lambda wildcards: section(wildcards.experiment, "localization"),
+        evaluation=config["evaluation"],
         split_folder=split_folder,
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],

@@ -21,6 +21,7 @@ rule random_walk:
         root=data_root(),
         random_walk=lambda wildcards: section(wildcards.experiment, "random_walk"),
         radius=lambda wildcards: section(wildcards.experiment, "affinitynet")["radius"],
+        pair_set=lambda wildcards: section(wildcards.experiment, "affinitynet")["pair_set"],
         crf=lambda wildcards: section(wildcards.experiment, "crf"),
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
@@ -69,6 +70,7 @@ rule evaluate_pseudo_masks:
         results("{dataset}/{experiment}/logs/evaluate_pseudo_masks_{split}.log"),
     params:
         root=data_root(),
+        evaluation=config["evaluation"],
     conda:
         "../envs/wsss.yaml"
     script:

@@ -8,7 +8,14 @@ rule train_segmenter:
         masks=segmentation_masks,
         classifier=segmenter_init,
         labels=results("{dataset}/labels.tsv"),
-        code=code("models/deeplab.py", "training/segmentation.py", "training/loop.py", "data/datasets.py"),
+        code=code(
+            "models/deeplab.py",
+            "training/segmentation.py",
+            "training/loop.py",
+            "training/freezing.py",
+            "training/param_groups.py",
+            "data/datasets.py",
+        ),
     output:
         model=results("{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
         history=results("{dataset}/{experiment}/segmenter/{supervision}/history.tsv"),
@@ -73,6 +80,7 @@ rule evaluate_segmentation:
         results("{dataset}/{experiment}/logs/evaluate_segmentation_{supervision}_{split}.log"),
     params:
         root=data_root(),
+        evaluation=config["evaluation"],
     conda:
         "../envs/wsss.yaml"
     script:

@@ -21,6 +21,8 @@ KILL_CHILD = Path(__file__).resolve().parent / "kill_child.py"
 
 CRF = {"n_iters": 2, "gauss_sxy": 3, "gauss_compat": 3, "bilateral_sxy": 10, "bilateral_srgb": 13,
        "bilateral_compat": 10}
+#: The schema's default config evaluation section (what the evaluation rules pass as params.evaluation).
+EVALUATION = {"absent_classes": "skip", "masks": "auto", "subsets": {}}
 
 
 class Named(list):
@@ -94,7 +96,8 @@ def make_cams_fields(data: Path, labels: Path, model: Path, out: Path, *, split:
     return {"input": {"model": model, "labels": labels},
             "output": {"cams": out / "cams" / f"{split}.h5"},
             "params": {"root": str(data), "cams": {"scales": [1.0, 0.5], "flip": True, "attention": "cam",
-                                                   "batch_size": 1, "threads": 1},
+                                                   "resize": "bilinear", "keep_raw": False, "batch_size": 1,
+                                                   "threads": 1},
                        "device": device, "allow_cpu_fallback": True},
             "log": out / f"make_cams_{split}.log", "wildcards": {"split": split}, "rule": "make_cams"}
 
@@ -105,7 +108,8 @@ def affinity_labels_fields(data: Path, labels: Path, classifier: Path, cams: Pat
             "output": {"labels": out / "affinity_labels" / split},
             "params": {"root": str(data), "crf": CRF,
                        "affinity_labels": {"method": "psa", "alpha_low": alpha_low, "alpha_high": 32,
-                                           "fg_threshold": 0.3, "bg_threshold": 0.05, "threads": 1}},
+                                           "fg_threshold": 0.3, "bg_threshold": 0.05, "crf_scores": "normalised",
+                                           "irn_crf": {**CRF, "gt_prob": 0.7}, "threads": 1}},
             "log": out / f"make_affinity_labels_{split}.log", "wildcards": {"split": split},
             "rule": "make_affinity_labels"}
 
@@ -116,14 +120,18 @@ def random_walk_fields(data: Path, labels: Path, classifier: Path, affinitynet: 
             "output": {"masks": out / "pseudo_masks" / split, "scores": out / "random_walk" / f"{split}.h5"},
             "params": {"root": str(data), "random_walk": {"alpha_bg": 16, "beta": 8, "logt": 3, "crf": crf,
                                                           "threads": 1},
-                       "radius": 3, "crf": CRF, "device": "cpu", "allow_cpu_fallback": True},
+                       "radius": 3, "pair_set": "all_in_image", "crf": CRF, "device": "cpu",
+                       "allow_cpu_fallback": True},
             "log": out / f"random_walk_{split}.log", "wildcards": {"split": split}, "rule": "random_walk"}
 
 
 def train_classifier_fields(data: Path, labels: Path, out: Path, *, epochs: int = 2) -> dict:
     classifier = {"backbone": "smallnet", "pretrained": False, "output_stride": 8, "epochs": epochs, "batch_size": 2,
                   "optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "crop_size": 32, "scale_range": [0.7, 1.3],
-                  "num_workers": 0, "channels_last": True, "precision": "fp32", "threads": 1, "methods": []}
+                  "num_workers": 0, "channels_last": True, "precision": "fp32", "cache_images": False, "threads": 1, "methods": [],
+                  "momentum": 0.9, "nesterov": False, "poly_power": 0.9, "lr_step_every": 0, "head_lr_scale": 10,
+                  "head_stages": 0, "bias_lr_scale": 1, "bias_weight_decay": True, "batchnorm": "train",
+                  "frozen_stages": 0}
     return {"input": {"labels": labels},
             "output": {"model": out / "classifier" / "model.pt", "history": out / "classifier" / "history.tsv"},
             "params": {"root": str(data), "split": "train", "classifier": classifier, "seed": 0, "device": "cpu",

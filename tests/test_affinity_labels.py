@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wsss.refine.affinity_labels import (affinity_label_scores, affinity_label_stats,
+from wsss.refine.affinity_labels import (affinity_label_scores, affinity_label_stats, crf_labels_with_alpha,
                                          irn_affinity_labels, psa_affinity_labels)
 
 H = W = 64
@@ -86,3 +86,32 @@ def test_stats_sum_over_images_and_empty_scores_are_nan():
     assert np.isnan(affinity_label_scores(stats)["precision"])
     with pytest.raises(ValueError):
         affinity_label_stats(aff, np.zeros((3, 2), np.uint8))
+
+
+def test_raw_scores_give_the_crf_the_unnormalised_background_and_cams():
+    # raw: the CRF's probabilities are [(1 - max CAM)^alpha; CAMs] as they are (PSA infer_cls.py:91-94);
+    # normalised divides them by their per-pixel sum. Where no clip acts both unaries differ by a
+    # per-pixel constant, so with CAMs in [0.2, 0.8] (bg^4 >= 0.0016) the marginals are the same.
+    from wsss.refine.crf import crf_inference
+
+    image, _ = synthetic_scene()
+    cams = np.stack([np.linspace(0.2, 0.8, H * W).reshape(H, W)]).astype(np.float32)
+    raw = crf_labels_with_alpha(image, cams, np.array([2]), 4, scores="raw", n_iters=3)
+    normalised = crf_labels_with_alpha(image, cams, np.array([2]), 4, scores="normalised", n_iters=3)
+    assert np.array_equal(raw, normalised)
+    scores = np.concatenate([(1 - cams) ** 4, cams])
+    assert np.array_equal(raw, np.array([0, 2])[crf_inference(image, scores, n_iters=3).argmax(0)])
+    with pytest.raises(ValueError):
+        crf_labels_with_alpha(image, cams, np.array([2]), 4, scores="softmax")
+
+
+def test_stage_passes_each_method_its_settings():
+    from wsss.stages.make_affinity_labels import affinity_labels_for
+
+    image, cams = synthetic_scene()
+    params = {"alpha_low": 4, "alpha_high": 32, "fg_threshold": 0.3, "bg_threshold": 0.05, "crf_scores": "raw"}
+    crf = {"n_iters": 3, "bilateral_sxy": 20}
+    assert np.array_equal(affinity_labels_for(image, cams, np.array([7]), "psa", params, crf),
+                          psa_affinity_labels(image, cams, np.array([7]), scores="raw", crf_kwargs=crf))
+    assert np.array_equal(affinity_labels_for(image, cams, np.array([7]), "irn", params, crf),
+                          irn_affinity_labels(image, cams, np.array([7]), crf_kwargs=crf))

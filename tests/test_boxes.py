@@ -41,3 +41,17 @@ def test_box_iou_known_values():
     assert iou[0, 2] == 0.0 and iou[1, 0] == 0.0
     # touching corners share one pixel in inclusive coordinates: 1 / (4 + 4 - 1)
     assert box_iou([0, 0, 1, 1], [1, 1, 2, 2])[0, 0] == pytest.approx(1 / 7)
+
+
+def test_contour_boxes_add_one_box_per_hole_grown_by_a_pixel():
+    from wsss.methods.boxes import contour_boxes, hole_boxes
+
+    mask = np.zeros((7, 8), dtype=bool)
+    mask[1:6, 1:6] = True
+    mask[2:4, 3] = False  # a 2-pixel hole: its border's box is one pixel wider on every side
+    mask[5, 5] = False    # a notch open to the outside: not a hole
+    mask[0:2, 7] = True   # a blob touching the image border
+    assert hole_boxes(mask).tolist() == [[2, 1, 4, 4]]
+    assert sorted(map(tuple, contour_boxes(mask).tolist())) == [(1, 1, 5, 5), (2, 1, 4, 4), (7, 0, 7, 1)]
+    assert contour_boxes(np.zeros((3, 3), bool)).shape == (0, 4)
+    assert hole_boxes(np.ones((3, 3), bool)).shape == (0, 4)

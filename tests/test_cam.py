@@ -1,7 +1,13 @@
-import numpy as np
-import torch
+from types import SimpleNamespace
 
-from wsss.methods.cam import background_score, cams_to_labels, max_normalise, strided_size
+import h5py
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wsss.methods.cam import (background_score, bicubic_rescale, cams_to_labels, image_cams, max_normalise,
+                              resize_maps, scaled_inputs, scaled_size, strided_size)
 
 
 def test_max_normalise_relu_and_zero_map():
@@ -35,3 +41,103 @@ def test_part_body_coverage_counts_pixels_at_or_above_the_threshold():
     part = np.array([[True, False], [False, False]])
     body = np.array([[False, True], [True, True]])
     assert part_body_coverage(cam, part, body, 0.3) == (1, 1, 2, 3)
+
+
+def test_resize_maps_stretches_or_goes_to_the_next_multiple_and_crops():
+    maps = torch.tensor([[[[0.0, 1.0]]]])  # (1, 1, 1, 2): a ramp across the width
+    # stretched to 7 columns: source x = (x + 0.5) 2 / 7 - 0.5, clamped to [0, 1]
+    stretched = resize_maps(maps, (1, 7))[0, 0, 0]
+    torch.testing.assert_close(stretched, torch.tensor([0, 0, 1.5 / 7, 0.5, 5.5 / 7, 1, 1]), atol=1e-6, rtol=0)
+    # IRN: to 8 columns (ceil(7 / 4) * 4), source x = (x + 0.5) / 4 - 0.5, then the first 7 kept
+    cropped = resize_maps(maps, (1, 7), up_stride=4)[0, 0, 0]
+    torch.testing.assert_close(cropped, torch.tensor([0, 0, 0.125, 0.375, 0.625, 0.875, 1]), atol=1e-6, rtol=0)
+
+
+def test_scaled_sizes_round_half_to_even_and_bicubic_rescale():
+    assert scaled_size((11, 14), 0.5) == (6, 7) and scaled_size((11, 14), 1.5) == (16, 21)
+    image = np.arange(11 * 14 * 3, dtype=np.uint8).reshape(11, 14, 3)
+    assert bicubic_rescale(image, 1.0) is image
+    small = bicubic_rescale(image, 0.5)
+    assert small.shape == (6, 7, 3) and small.dtype == np.uint8
+
+
+def test_scaled_inputs_refuse_unknown_resizes_and_bicubic_without_the_uint8_images():
+    images = torch.zeros(1, 3, 4, 4)
+    with pytest.raises(ValueError, match="'nearest'"):
+        scaled_inputs(images, [1.0], "nearest")
+    with pytest.raises(ValueError, match="originals"):
+        scaled_inputs(images, [1.0], "irn")
+
+
+class PointwiseHead:
+    """class_maps = a fixed 1x1 conv of the input (stride 1, some classes negative somewhere)."""
+
+    backbone = SimpleNamespace(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), output_stride=1)
+    weight = torch.tensor([[1.0, -2.0, 0.5], [-1.0, 0.0, 1.0], [0.25, 0.25, -1.0], [2.0, 1.0, 0.0],
+                           [-0.5, 1.5, -1.0]])[..., None, None]
+
+    def class_maps(self, x):
+        return F.conv2d(x, self.weight)
+
+
+@pytest.mark.parametrize("resize", ["bilinear", "psa", "irn"])
+def test_keep_raw_returns_the_sum_before_relu_and_normalisation_in_key_order(resize):
+    model = PointwiseHead()
+    image = np.random.default_rng(0).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    x = ((torch.from_numpy(image).float() / 255 - 0.5) / 0.25).permute(2, 0, 1)[None]
+    keys = [5, 2]  # unsorted: the maps follow the keys
+    ((cam, high_res, raw),) = image_cams(model, x, [keys], scales=[1.0], flip=True, stride=1, resize=resize,
+                                         originals=[image], keep_raw=True)
+    # one scale, a pointwise head: the flipped image's flipped-back maps equal the image's, so the
+    # sum is 2 W x; bilinear and psa keep it at the image size, irn resizes it to 16 x 16 and crops
+    maps = 2 * model.class_maps(x)[:, [k - 1 for k in keys]]
+    if resize == "irn":
+        maps = resize_maps(maps, (4, 5), up_stride=16)
+    expected = maps[0].numpy()
+    assert raw.shape == (2, 4, 5) and raw.dtype == np.float32 and raw.min() < 0
+    np.testing.assert_allclose(raw, expected, rtol=1e-6, atol=1e-6)
+    if resize != "irn":  # at the network's resolution ReLU commutes with the (identity) resize
+        relu = np.maximum(expected, 0)
+        np.testing.assert_allclose(high_res, relu / (relu.max(axis=(1, 2), keepdims=True) + 1e-5), rtol=1e-6,
+                                   atol=1e-6)
+    ((cam_only, high_only),) = image_cams(model, x, [keys], scales=[1.0], flip=True, stride=1, resize=resize,
+                                          originals=[image])
+    np.testing.assert_array_equal(high_only, high_res)
+    np.testing.assert_array_equal(cam_only, cam)
+
+
+def test_make_cams_keeps_raw_maps_readable_under_the_key_raw(tmp_path):
+    from script_runner import make_cams_fields, run_script, save_network, tiny_dataset
+    from wsss.data.datasets import WholeImages
+    from wsss.data.labels import load_split
+    from wsss.data.transforms import to_tensor
+    from wsss.io.h5cache import CamCache
+    from wsss.models.loading import load_classifier
+
+    data, labels = tiny_dataset(tmp_path, n_train=2, n_val=1)
+    classifier = save_network(tmp_path / "classifier.pt", "classifier")
+    model = load_classifier(classifier, "cpu")
+    images = WholeImages(data, load_split(labels, "train"))
+    for keep_raw in (True, False):
+        fields = make_cams_fields(data, labels, classifier, tmp_path / f"keep_raw_{keep_raw}")
+        fields["params"]["cams"].update(resize="irn", keep_raw=keep_raw)
+        run_script("make_cams", fields)
+        path = fields["output"]["cams"]
+        with CamCache(path) as cache:
+            assert len(cache.ids()) == len(images) == 2
+            for item in images:
+                entry = cache.read(item["image_id"])
+                assert entry["cam"].shape[-2:] == (8, 8)  # 32-px images, stride 4 under irn
+                if not keep_raw:
+                    assert "raw" not in entry
+                    continue
+                # exactly what image_cams computes for the image (float32 on disk), classes in key order
+                x = to_tensor(item["image"], model.backbone.mean, model.backbone.std)[None]
+                ((_, _, raw),) = image_cams(model, x, [item["keys"]], scales=[1.0, 0.5], flip=True, stride=8,
+                                            resize="irn", originals=[item["image"]], keep_raw=True)
+                assert entry["keys"].tolist() == list(item["keys"])
+                assert entry["raw"].shape == (len(item["keys"]), 32, 32)
+                np.testing.assert_array_equal(entry["raw"], raw)
+        if keep_raw:
+            with h5py.File(path, "r") as f:
+                assert all(group["raw"].dtype == np.float32 for group in f.values())

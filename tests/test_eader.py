@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from wsss.methods.eader import (LocalizerAdversary, attention_mining_loss, erase, labelled_pairs,
-                                normalised_attention, pair_class_maps, phase, soft_mask)
+                                min_max_normalise, normalised_attention, pair_class_maps, phase, soft_mask)
 from wsss.models.backbones import smallnet
 from wsss.models.classifier import Classifier
 from wsss.training.classifier import classifier_loss
@@ -12,7 +12,8 @@ from wsss.training.loop import Step
 
 torch.set_num_threads(2)
 
-EADER = {"omega": 100.0, "sigma": 0.5, "alpha": 0.05, "beta": 1e-5, "switch_every": 10, "attention": "cam"}
+EADER = {"omega": 100.0, "sigma": 0.5, "alpha": 0.05, "beta": 1e-5, "switch_every": 10, "attention": "cam",
+         "normalisation": "relu_max"}
 
 
 def test_zero_attention_keeps_the_image_and_full_attention_erases_it():
@@ -28,6 +29,34 @@ def test_soft_mask_is_one_half_at_sigma_and_steep_around_it():
     assert mask[1].item() == pytest.approx(0.5)
     assert mask[0].item() == pytest.approx(0.2689, abs=1e-3)  # sigmoid(-1)
     assert mask[2].item() == pytest.approx(0.7311, abs=1e-3)  # sigmoid(1)
+
+
+def test_min_max_normalise_shifts_the_minimum_to_zero_and_leaves_constant_maps_zero():
+    maps = torch.tensor([[[-1.0, 0.0], [1.0, 3.0]], [[2.0, 2.0], [2.0, 2.0]]])
+    out = min_max_normalise(maps)
+    torch.testing.assert_close(out[0], torch.tensor([[0.0, 0.25], [0.5, 1.0]]))
+    assert torch.equal(out[1], torch.zeros(2, 2))  # EADER divides by 1 where the shifted max is 0
+
+
+def test_the_two_normalisations_order_resize_and_normalise_differently():
+    maps = torch.tensor([[[-2.0, 2.0]]])  # (N=1, h=1, w=2)
+    relu_max = normalised_attention(maps, (1, 4), "relu_max")[0, 0, 0]
+    min_max = normalised_attention(maps, (1, 4), "min_max")[0, 0, 0]
+    # relu_max: [0, 1] (2 / (2 + 1e-5)), then resized; min_max: resized [-2, -1, 1, 2], then (x + 2) / 4
+    torch.testing.assert_close(relu_max, torch.tensor([0.0, 0.25, 0.75, 1.0]) * 2 / (2 + 1e-5))
+    torch.testing.assert_close(min_max, torch.tensor([0.0, 0.25, 0.75, 1.0]))
+    negative = torch.tensor([[[-3.0, -1.0]]])  # a wholly negative map: ReLU zeroes it, min-max does not
+    assert torch.equal(normalised_attention(negative, (1, 2), "relu_max"), torch.zeros(1, 1, 1, 2))
+    torch.testing.assert_close(normalised_attention(negative, (1, 2), "min_max")[0, 0, 0], torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="'softmax'"):
+        normalised_attention(maps, (1, 4), "softmax")
+
+
+def test_classifier_loss_uses_the_configured_normalisation():
+    model, batch = pair_and_batch()
+    parts = {norm: classifier_loss(["eader"], eader={**EADER, "normalisation": norm})(model, batch, Step(0, 100))[1]
+             for norm in ("relu_max", "min_max")}
+    assert parts["relu_max"]["area"] != pytest.approx(parts["min_max"]["area"], rel=1e-3)
 
 
 def test_turns_alternate_every_switch_every_steps_localizer_first():

@@ -144,3 +144,16 @@ def test_size_per_image_and_compression_of_smooth_maps(tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("cache_size images=10582 ")
     assert f"bytes={stats['bytes_per_image'] * 10582:.0f}" in last
+
+
+def test_raw_maps_are_stored_float32_and_read_back_exactly(tmp_path):
+    path = tmp_path / "val.h5"
+    raw = np.array([[[1234.5678, -0.0012345], [3.3333333, -77.777]]], dtype=np.float32)  # float16 would round these
+    with CamCacheWriter(path, ATTRS) as writer:
+        writer.add("a", [4], (2, 2), cam=np.ones((1, 1, 1)), high_res=np.ones((1, 2, 2)), raw=raw)
+        writer.add("b", [4], (2, 2), cam=np.ones((1, 1, 1)), high_res=np.ones((1, 2, 2)))
+    with h5py.File(path, "r") as f:
+        assert f["a"]["raw"].dtype == np.float32 and f["a"]["high_res"].dtype == np.float16
+    with CamCache(path) as cache:
+        np.testing.assert_array_equal(cache.read("a")["raw"], raw)
+        assert "raw" not in cache.read("b")  # caches made without cams.keep_raw have no 'raw'

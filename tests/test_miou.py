@@ -35,3 +35,14 @@ def test_perfect_and_absent_classes():
 def test_shape_mismatch_rejected():
     with pytest.raises(ValueError, match="shape"):
         confusion_matrix(np.zeros((2, 2)), np.zeros((2, 3)))
+
+
+def test_zero_rule_counts_absent_classes_as_zero():
+    gt = np.array([[0, 5], [5, 255]])
+    pred = np.array([[0, 5], [0, 0]])
+    conf = confusion_matrix(pred, gt, num_classes=21)
+    # class 0: TP 1, union 2 -> 1/2; class 5: TP 1, union 2 -> 1/2; 19 classes in neither
+    assert mean_iou(conf, "skip") == pytest.approx(0.5)
+    assert mean_iou(conf, "zero") == pytest.approx(1.0 / 21)
+    iou = iou_per_class(conf, "zero")
+    assert iou[1] == 0.0 and iou[0] == pytest.approx(0.5)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from wsss.refine.pairs import (affinity_loss, neighbour_offsets, pair_affinities, pair_labels,
-                               pair_valid)
+                               pair_origins, pair_valid)
 
 
 def brute_force_offsets(radius):
@@ -156,3 +156,89 @@ def test_affinity_loss_empty_sets_and_extreme_affinities_are_safe():
     assert parts["fg_pos"].item() == pytest.approx(-math.log(1e-5), rel=1e-5)
     loss.backward()
     assert torch.isfinite(aff.grad).all()
+
+
+def test_psa_pair_origins_by_hand():
+    # radius 3: PSA's valid crop drops the bottom 2 rows and the 2 columns at either side
+    origins = pair_origins(6, 9, 3, "psa")
+    expected = torch.zeros((6, 9), dtype=torch.bool)
+    expected[0:4, 2:7] = True
+    assert torch.equal(origins, expected)
+    assert pair_origins(6, 9, 3, "all_in_image").all()
+    with pytest.raises(ValueError):
+        pair_origins(6, 9, 3, "psa_crop")
+
+
+def brute_force_psa_pairs(labels, radius):
+    """(fg_pos, bg_pos, neg) counts over pairs (a, b), b - a in the half plane, a in PSA's valid crop."""
+    h, w = labels.shape
+    reach = radius - 1
+    fg = bg = neg = 0
+    for y0 in range(h - reach):
+        for x0 in range(reach, w - reach):
+            for dy, dx in brute_force_offsets(radius):
+                la, lb = int(labels[y0, x0]), int(labels[y0 + dy, x0 + dx])
+                if la == 255 or lb == 255:
+                    continue
+                if la != lb:
+                    neg += 1
+                elif la == 0:
+                    bg += 1
+                else:
+                    fg += 1
+    return fg, bg, neg
+
+
+@pytest.mark.parametrize("radius", [2, 3, 4])
+def test_psa_pair_set_labels_match_brute_force_and_are_a_subset(radius):
+    rng = np.random.default_rng(10 + radius)
+    labels = rng.choice([0, 3, 7, 255], size=(8, 11)).astype(np.uint8)
+    psa = pair_labels(labels, radius, "psa")
+    everything = pair_labels(labels, radius, "all_in_image")
+    assert tuple(int(m.sum()) for m in psa) == brute_force_psa_pairs(labels, radius)
+    valid = pair_valid(8, 11, radius, pair_set="psa")
+    for part, full in zip(psa, everything):
+        assert torch.equal(part, full & valid)
+    assert int(valid.sum()) < int(pair_valid(8, 11, radius).sum())
+
+
+def test_pair_affinities_outside_the_psa_pair_set_are_zero():
+    features = torch.randn((2, 3, 7, 9), generator=torch.Generator().manual_seed(0))
+    valid = pair_valid(7, 9, 3, pair_set="psa")
+    psa = pair_affinities(features, 3, "psa")
+    assert torch.equal(psa[:, ~valid], torch.zeros_like(psa[:, ~valid]))
+    assert torch.equal(psa[:, valid], pair_affinities(features, 3)[:, valid])
+
+
+def test_psa_code_loss_hand_values():
+    # train_aff.py:105-113: sums / (count + 1e-5) of -log(W + 1e-5) and -log(1 + 1e-5 - W), bg/4 + fg/4 + neg/2
+    aff = torch.tensor([0.5, 0.25, 0.8, 0.9, 0.1], dtype=torch.float64)
+    fg = torch.tensor([True, True, False, False, False])
+    bg = torch.tensor([False, False, True, False, False])
+    neg = torch.tensor([False, False, False, True, True])
+    loss, parts = affinity_loss(aff, fg, bg, neg, form="psa_code")
+    e = 1e-5
+    fg_loss = -(math.log(0.5 + e) + math.log(0.25 + e)) / (2 + e)
+    bg_loss = -math.log(0.8 + e) / (1 + e)
+    neg_loss = -(math.log(1 + e - 0.9) + math.log(1 + e - 0.1)) / (2 + e)
+    assert parts["fg_pos"].item() == pytest.approx(fg_loss, rel=1e-14)
+    assert parts["bg_pos"].item() == pytest.approx(bg_loss, rel=1e-14)
+    assert parts["neg"].item() == pytest.approx(neg_loss, rel=1e-14)
+    assert loss.item() == pytest.approx(bg_loss / 4 + fg_loss / 4 + neg_loss / 2, rel=1e-14)
+    # without the 1e-5 guards the paper's loss is exactly 4x the code's
+    paper, _ = affinity_loss(aff, fg, bg, neg, eps=0.0, form="paper")
+    code, _ = affinity_loss(aff, fg, bg, neg, eps=0.0, form="psa_code")
+    assert paper.item() == pytest.approx(4 * code.item(), rel=1e-14)
+    with pytest.raises(ValueError):
+        affinity_loss(aff, fg, bg, neg, form="psa")
+
+
+def test_psa_code_loss_of_empty_sets_is_zero_and_finite():
+    aff = torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64, requires_grad=True)
+    none = torch.zeros(3, dtype=torch.bool)
+    loss, _ = affinity_loss(aff, none, none, none, form="psa_code")
+    assert loss.item() == 0.0
+    loss, _ = affinity_loss(aff, torch.tensor([True, False, False]), none, torch.tensor([False, True, False]),
+                            form="psa_code")
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(aff.grad).all()

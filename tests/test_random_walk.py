@@ -139,3 +139,35 @@ def test_runs_on_cuda_and_matches_cpu():
     assert on_gpu.device.type == "cuda"
     assert torch.allclose(on_gpu.cpu(), random_walk(maps, edge, 5), rtol=0,
                           atol=walk_error_bound(5, 8, torch.float32))
+
+
+def sparse_dense_bound(h, w, radius, logt):
+    """Gap bound between the sparse walk and the dense reference in float64: the sparse walk's
+    (walk_error_bound) plus that of logt squarings of an n x n column-stochastic matrix, which gain
+    at most 2^logt n eps in the 1-norm (n = h w)."""
+    return walk_error_bound(radius, logt, torch.float64) + 2 ** logt * h * w * torch.finfo(torch.float64).eps
+
+
+@pytest.mark.parametrize("h, w, radius", [(9, 12, 5), (6, 7, 3), (4, 3, 3)])
+def test_psa_pair_set_sparse_matches_dense(h, w, radius):  # (4, 3, 3): an empty crop, no pair at all
+    edge = random_affinity(h, w, radius, seed=14).double()
+    maps = torch.rand((3, h, w), generator=torch.Generator().manual_seed(15), dtype=torch.float64)
+    sparse = random_walk(maps, edge, radius, beta=8, logt=8, pair_set="psa")
+    dense = dense_random_walk(maps, edge, radius, beta=8, logt=8, pair_set="psa")
+    assert torch.allclose(sparse, dense, rtol=0, atol=sparse_dense_bound(h, w, radius, 8))
+    # the sparse matrix holds exactly the self loops and both directions of PSA's pairs
+    matrix = transition_matrix(edge, radius, beta=8, pair_set="psa").to_dense()
+    assert int((matrix != 0).sum()) == h * w + 2 * int(pair_valid(h, w, radius, pair_set="psa").sum())
+
+
+def test_psa_pair_set_ignores_pairs_outside_it_for_every_beta():
+    edge = random_affinity(7, 10, 3, seed=16).double()
+    noisy = edge.clone()
+    noisy[~pair_valid(7, 10, 3, pair_set="psa")] = 0.9  # in the map but outside PSA's crop
+    maps = torch.rand((2, 7, 10), generator=torch.Generator().manual_seed(17), dtype=torch.float64)
+    for beta in (8, 0):  # beta 0: every pair in the set weighs 1, every other one still 0
+        walked = random_walk(maps, noisy, 3, beta=beta, logt=3, pair_set="psa")
+        assert torch.equal(walked, random_walk(maps, edge, 3, beta=beta, logt=3, pair_set="psa"))
+        assert torch.allclose(walked, dense_random_walk(maps, edge, 3, beta=beta, logt=3, pair_set="psa"),
+                              rtol=0, atol=sparse_dense_bound(7, 10, 3, 3))
+    assert not torch.allclose(random_walk(maps, edge, 3, pair_set="psa"), random_walk(maps, edge, 3), atol=1e-3)

@@ -38,7 +38,7 @@ def run_cams_and_masks(data, rows, out):
     write_cam_cache(seeded(build_classifier), data, rows, out / "cams.h5", attrs={"split": "train"},
                     scales=[1.0, 0.5], flip=True, batch_size=2, device="cpu", progress=False)
     write_affinity_labels(out / "cams.h5", data, rows, out / "affinity_labels", method="psa",
-                          params={"alpha_low": 4, "alpha_high": 32}, crf=CRF, progress=False)
+                          params={"alpha_low": 4, "alpha_high": 32, "crf_scores": "normalised"}, crf=CRF, progress=False)
     write_segmentation(seeded(build_segmenter), data, rows, out / "segmentation", scales=[1.0, 0.5], flip=True,
                        crf=None, device="cpu", progress=False)
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from script_runner import (affinity_labels_fields, make_cams_fields, random_walk_fields, run_script, save_network,
-                           tiny_dataset)
+from script_runner import (EVALUATION, affinity_labels_fields, make_cams_fields, random_walk_fields, run_script,
+                           save_network, tiny_dataset)
 from wsss.errors import CacheError
 
 
@@ -54,7 +54,8 @@ def test_consumers_refuse_a_cache_of_another_checkpoint_or_split(tiny, tmp_path)
               "output": {"summary": tmp_path / "loc.tsv", "per_class": tmp_path / "loc_pxap.tsv"},
               "params": {"root": str(tiny["data"]), "split_folder": "", "device": "cpu", "allow_cpu_fallback": True,
                          "localization": {"box_fraction": 0.2, "cam_threshold_step": 0.1,
-                                          "iou_thresholds": [0.5]}},
+                                          "iou_thresholds": [0.5], "protocol": "ours"},
+                         "evaluation": EVALUATION},
               "log": tmp_path / "loc.log", "wildcards": {"split": "train"}, "threads": 1}
     with pytest.raises(CacheError, match="attribute checkpoint_sha256="):
         run_script("evaluate_localization", fields)
@@ -121,12 +122,13 @@ def test_results_record_config_code_version_and_input_checksums(tiny, tmp_path):
     fields = {"input": {"cams": tiny["cams"], "classifier": tiny["classifier"], "labels": tiny["labels"]},
               "output": {"sweep": tmp_path / "eval" / "cams_train_sweep.tsv",
                          "summary": tmp_path / "eval" / "cams_train.tsv"},
-              "params": {"root": str(tiny["data"]), "evaluate": {"thresholds": [0.1, 0.2], "fixed_threshold": 0.15}},
+              "params": {"root": str(tiny["data"]), "evaluate": {"thresholds": [0.1, 0.2], "fixed_threshold": 0.15},
+                         "evaluation": EVALUATION},
               "log": tmp_path / "evaluate_cams.log", "wildcards": {"split": "train"}}
     run_script("evaluate_cams", fields)  # an evaluation TSV (evaluate_cams)
     for table in ("cams_train_sweep.tsv", "cams_train.tsv"):
         record = json.loads((tmp_path / "eval" / f"{table}.provenance.json").read_text())
-        assert record["config"] == {"thresholds": [0.1, 0.2], "fixed_threshold": 0.15}
+        assert record["config"] == {"thresholds": [0.1, 0.2], "fixed_threshold": 0.15, "evaluation": EVALUATION}
         assert record["inputs_sha256"] == {str(p): sha256(p) for p in (tiny["cams"], tiny["classifier"],
                                                                        tiny["labels"])}
         assert record["git_describe"] and record["wsss_version"]

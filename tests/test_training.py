@@ -231,3 +231,145 @@ def test_bf16_autocast_runs_the_networks_in_bf16_returns_fp32_outputs_and_is_det
         fit(runs[0], NoisyImages(), mse, schedule=Schedule(epochs=1, batch_size=4, lr=0.05), param_groups=[
             {"params": list(runs[0].parameters())}], state_path=tmp_path / "c.pt", digest="d", device="cpu",
             progress=False, log=lambda *_: None, precision="fp16")
+
+
+# --- the official training recipes: lr schedule, parameter groups, frozen BatchNorm and stages ---
+
+def test_lr_factor_poly_constant_and_wsolevaluation_step_decay():
+    from wsss.training.loop import lr_factor
+
+    assert [lr_factor(i, 4, 1.0) for i in range(4)] == [1.0, 0.75, 0.5, 0.25]
+    assert lr_factor(2, 5, 0.9) == (1 - 2 / 5) ** 0.9
+    assert [lr_factor(i, 4, 0) for i in range(4)] == [1.0] * 4  # poly_power 0: constant (EADER)
+    # 2 steps per epoch, x0.1 at every 3rd epoch (1-based): epochs 1-2 at 1, 3-5 at 0.1, 6 at 0.01
+    factors = [lr_factor(i, 12, 0, steps_per_epoch=2, step_every=3) for i in range(12)]
+    assert factors == pytest.approx([1, 1, 1, 1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01], rel=1e-12)
+
+
+def test_schedule_from_config_gives_sgd_its_momentum_and_nesterov():
+    from wsss.training.loop import make_optimizer
+
+    cfg = {"epochs": 2, "batch_size": 4, "lr": 0.1, "weight_decay": 5e-4, "optimizer": "sgd", "momentum": 5e-4,
+           "nesterov": True, "poly_power": 0.9, "lr_step_every": 0}
+    schedule = Schedule.from_config(cfg)
+    assert (schedule.momentum, schedule.nesterov, schedule.poly_power) == (5e-4, True, 0.9)
+    model = nn.Linear(2, 1)
+    optimizer = make_optimizer([{"params": [model.weight]}, {"params": [model.bias], "weight_decay": 0.0}], schedule)
+    assert [(g["momentum"], g["nesterov"], g["weight_decay"]) for g in optimizer.param_groups] == [
+        (5e-4, True, 5e-4), (5e-4, True, 0.0)]
+
+
+def test_lr_groups_split_biases_and_move_head_stages_as_the_rule_says():
+    from wsss.models.classifier import build_classifier
+    from wsss.training.freezing import freeze
+    from wsss.training.param_groups import GroupRule
+
+    model = build_classifier("smallnet", num_classes=3)
+    default = model.param_groups(0.1)  # this package's default: two groups, every parameter once
+    assert [(g["name"], g["lr"]) for g in default] == [("backbone", 0.1), ("head", 1.0)]
+    assert sum(len(g["params"]) for g in default) == len(list(model.parameters()))
+    psa = model.param_groups(0.1, GroupRule(head_lr_scale=10, bias_lr_scale=2, bias_weight_decay=False))
+    # smallnet's biases are its BatchNorms'; the bias-free 1x1 head has none, so no 'head_bias' group
+    assert [(g["name"], g["lr"], g.get("weight_decay")) for g in psa] == [
+        ("backbone", 0.1, None), ("backbone_bias", 0.2, 0.0), ("head", 1.0, None)]
+    bn = model.backbone.stages[0][0][1]
+    assert any(p is bn.bias for p in psa[1]["params"]) and any(p is bn.weight for p in psa[0]["params"])
+    last_stage = set(map(id, model.backbone.stages[-1].parameters()))
+    moved = model.param_groups(0.1, GroupRule(head_stages=1))  # wsolevaluation: layer4 with the classifier
+    assert last_stage <= set(map(id, moved[1]["params"])) and not last_stage & set(map(id, moved[0]["params"]))
+    freeze(model.backbone, "frozen", frozen_stages=1)
+    kept = {id(p) for g in model.param_groups(0.1) for p in g["params"]}
+    assert kept == {id(p) for p in model.parameters() if p.requires_grad}
+    assert not kept & set(map(id, model.backbone.stages[0].parameters()))
+    with pytest.raises(ValueError, match="head_stages"):
+        model.param_groups(0.1, GroupRule(head_stages=5))
+
+
+class TinyImages(Noisy):
+    """(3, 16, 16) images and a 3-class multi-hot target that depend on (epoch, index)."""
+
+    def __getitem__(self, index):
+        g = torch.Generator().manual_seed(1000 * self.epoch + index)
+        x = torch.randn(3, 16, 16, generator=g)
+        return x, (x.mean(dim=(1, 2)) > 0).float()
+
+
+def train_frozen(state_path, batchnorm, frozen_stages, on_epoch_end=None):
+    from wsss.models.classifier import build_classifier
+    from wsss.training.freezing import freeze
+
+    torch.manual_seed(0)
+    model = build_classifier("smallnet", num_classes=3)
+    freeze(model.backbone, batchnorm, frozen_stages)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def loss_fn(model, batch, step):
+        images, labels = batch
+        return nn.functional.multilabel_soft_margin_loss(model(images), labels), {}
+
+    fit(model, TinyImages(), loss_fn, schedule=Schedule(epochs=2, batch_size=4, lr=0.05, optimizer="sgd"),
+        param_groups=model.param_groups(0.05), state_path=state_path, digest="d", device="cpu", progress=False,
+        log=lambda *_: None, on_epoch_end=on_epoch_end)
+    return model, before
+
+
+def changed(model, before):
+    return {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+
+
+def batchnorm_keys(model, entries=("weight", "bias", "running_mean", "running_var", "num_batches_tracked")):
+    """State-dict keys of the backbone's BatchNorm entries."""
+    return {f"{name}.{entry}" for name, m in model.backbone.named_modules(prefix="backbone")
+            if isinstance(m, nn.BatchNorm2d) for entry in entries}
+
+
+def test_frozen_batchnorm_and_stages_hold_under_model_train_and_resume_bitwise(tmp_path):
+    model, before = train_frozen(tmp_path / "a.pt", "frozen", frozen_stages=1)
+    moved = changed(model, before)
+    assert len(batchnorm_keys(model)) == 8 * 5 and not moved & batchnorm_keys(model)  # PSA: no BatchNorm changes
+    assert not {k for k in moved if k.startswith("backbone.stages.0.")}  # the frozen first stage
+    assert "head.weight" in moved and any(k.startswith("backbone.stages.3.") for k in moved)
+    assert all(not m.training for m in model.backbone.modules() if isinstance(m, nn.BatchNorm2d))
+
+    def stop_after_first(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_frozen(tmp_path / "b.pt", "frozen", 1, on_epoch_end=stop_after_first)
+    resumed, _ = train_frozen(tmp_path / "b.pt", "frozen", 1)
+    for (name, a), b in zip(model.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_fixed_statistics_train_the_affine_parameters_but_not_the_running_statistics(tmp_path):
+    model, before = train_frozen(tmp_path / "s.pt", "fixed_statistics", frozen_stages=0)
+    moved = changed(model, before)
+    statistics = batchnorm_keys(model, ("running_mean", "running_var", "num_batches_tracked"))
+    assert not moved & statistics  # IRN's FixedBatchNorm: running statistics fixed
+    assert batchnorm_keys(model, ("weight", "bias")) <= moved  # ... but its weight and bias train
+    trained, reference = train_frozen(tmp_path / "t.pt", "train", frozen_stages=0)
+    assert statistics <= changed(trained, reference)  # the default updates them
+
+
+def test_freeze_rejects_unknown_modes_and_stage_counts():
+    from wsss.models.backbones import build_backbone
+    from wsss.training.freezing import freeze
+
+    backbone = build_backbone("smallnet")
+    with pytest.raises(ValueError, match="batchnorm"):
+        freeze(backbone, "eval")
+    with pytest.raises(ValueError, match="frozen_stages"):
+        freeze(backbone, "train", 5)
+
+
+def test_precision_auto_is_bf16_only_where_the_device_computes_it_natively(monkeypatch):
+    from wsss.training import loop
+
+    assert loop.resolve_precision("fp32", "cpu") == "fp32" and loop.resolve_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(loop, "native_bf16", lambda device: True)
+    assert loop.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(loop, "native_bf16", lambda device: False)
+    assert loop.resolve_precision("auto", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        loop.resolve_precision("fp16", "cpu")

@@ -124,3 +124,25 @@ def test_hits_any():
     assert hits_any([GT_BOX, (0, 0, 0, 0)], [(9, 9, 9, 9), GT_BOX], 0.5)
     assert not hits_any([], [GT_BOX], 0.5)
     assert not hits_any([(0, 0, 1, 1)], [GT_BOX], 0.5)
+
+
+def test_box_sets_count_per_threshold_and_pooled_pxap_sums_the_classes():
+    acc = BoxAccumulator(thresholds=[0.1, 0.5, 0.9], iou_thresholds=(0.5,))
+    shared = np.array([GT_BOX])
+    acc.add_box_sets([shared, shared, np.zeros((0, 4))], [GT_BOX])  # hit, hit, no box
+    acc.add_box_sets([np.array([[0, 0, 0, 0]])], [GT_BOX])           # a miss, then no sets at all
+    assert acc.box_acc()[:, 0].tolist() == [50.0, 50.0, 0.0]
+    with pytest.raises(ValueError, match="4 box sets for 3 thresholds"):
+        acc.add_box_sets([shared] * 4, [GT_BOX])
+    # pooled PxAP: one curve over both classes' pixels, unlike the mean of the two curves
+    cams = np.array([[[0.9, 0.4], [0.6, 0.1]], [[0.2, 0.5], [0.3, 0.1]]])  # each class ranked perfectly
+    mask = np.array([[1, 2], [0, 0]])
+    pxap = ClassPxAPAccumulator(thresholds=np.arange(0, 1, 0.1))
+    pxap.add(cams, [1, 2], mask)
+    pooled = PxAPAccumulator(thresholds=np.arange(0, 1, 0.1))
+    pooled.add(cams[0], mask == 1)
+    pooled.add(cams[1], mask == 2)
+    result = pxap.compute()
+    assert result["pxap"] == pytest.approx(pooled.compute())
+    assert result["mpxap"] == pytest.approx(np.mean(list(result["per_class"].values())))
+    assert result["pxap"] != pytest.approx(result["mpxap"])

@@ -139,6 +139,68 @@ def test_openimages_truth_draws_class_and_ignore_and_a_perfect_map_scores_100(tm
     assert pxap.compute()["mpxap"] == pytest.approx(100.0)
     with pytest.raises(DatasetError, match=r"fg.png: mask is 6x6 but its image is 7x6"):
         truth("test/x.jpg", [5], (6, 7))
+    # an ignore region over the foreground leaves the foreground (evaluation.py:329-330: ignore minus fg)
+    ignore[1:3, 1:3] = 255
+    Image.fromarray(ignore).save(data / "m" / "ig.png")
+    _, mask = truth("test/x.jpg", [5], (6, 6))
+    assert (mask == 5).sum() == 9 and (mask == 255).sum() == 1
+
+
+def cache_of_squares(tmp_path, *, raw: str) -> Path:
+    """make_tiny_wsol's test images, each with a perfect max-normalised map of its square; 'raw' is
+    the same map shifted below zero ('shifted'), a constant ('constant'), or absent ('none')."""
+    layout = WSOLLayout(tmp_path / "metadata", tmp_path / "dataset", "CUB", "test")
+    boxes, labels = layout.boxes(), layout.class_labels()
+    path = tmp_path / f"cams_{raw}.h5"
+    with CamCacheWriter(path, {"split": "val"}) as writer:
+        for image_id in layout.image_ids():
+            (x0, y0, x1, y1), = boxes[image_id]
+            high_res = np.zeros((1, 64, 64), np.float32)
+            high_res[0, y0:y1 + 1, x0:x1 + 1] = 1.0
+            maps = {"high_res": high_res}
+            if raw != "none":
+                maps["raw"] = high_res - 0.3 if raw == "shifted" else np.full_like(high_res, 2.0)
+            writer.add(image_id, [labels[image_id] + 1], (64, 64), **maps)
+    return path
+
+
+@pytest.mark.parametrize("raw,protocol,box_acc", [("none", "ours", 100.0), ("shifted", "wsolevaluation", 100.0),
+                                                  ("constant", "ours", 100.0), ("constant", "wsolevaluation", 0.0)])
+def test_localization_protocol_scores_the_raw_maps_its_way(tmp_path, raw, protocol, box_acc):
+    """wsolevaluation boxes the min-max normalised raw map at 224 x 224 (the ground truth scaled to it), ours
+    the max-normalised map: a perfect square scores 100 either way, and a constant raw map, which min-max
+    normalisation makes all zero (inference.py:48-49), only the box (0, 0, 0, 0) under wsolevaluation."""
+    from script_runner import save_network
+    from wsss.models.loading import load_classifier
+    from wsss.stages.evaluate_localization import evaluate_localization
+
+    make_tiny_wsol(tmp_path, n_train=3, n_test=3)
+    model = load_classifier(save_network(tmp_path / "classifier.pt", "classifier"), "cpu")
+    root = {"kind": "wsol", "data_root": str(tmp_path / "dataset"), "metadata_root": str(tmp_path / "metadata"),
+            "name": "CUB"}
+    ids = WSOLLayout(tmp_path / "metadata", tmp_path / "dataset", "CUB", "test").image_ids()
+    summary, _ = evaluate_localization(model, cache_of_squares(tmp_path, raw=raw), root, ids, split="test",
+                                       box_fraction=0.2, cam_thresholds=np.arange(0, 1, 0.05),
+                                       iou_thresholds=[0.5, 0.7], device="cpu", protocol=protocol, progress=False)
+    assert summary.at[0, "n_samples"] == 3 and summary.at[0, "gt_known_loc"] == 100.0
+    assert summary.at[0, "max_box_acc_v2"] == box_acc
+
+
+def test_wsolevaluation_protocol_without_raw_maps_names_the_cache(tmp_path):
+    from script_runner import save_network
+    from wsss.errors import CacheError
+    from wsss.models.loading import load_classifier
+    from wsss.stages.evaluate_localization import evaluate_localization
+
+    make_tiny_wsol(tmp_path, n_train=3, n_test=3)
+    model = load_classifier(save_network(tmp_path / "classifier.pt", "classifier"), "cpu")
+    root = {"kind": "wsol", "data_root": str(tmp_path / "dataset"), "metadata_root": str(tmp_path / "metadata"),
+            "name": "CUB"}
+    cache = cache_of_squares(tmp_path, raw="none")
+    with pytest.raises(CacheError, match=rf"^{cache}: localization.protocol wsolevaluation .* cams.keep_raw: true"):
+        evaluate_localization(model, cache, root, ["test/000.class/0000.jpg"], split="test", box_fraction=0.2,
+                              cam_thresholds=np.arange(0, 1, 0.1), iou_thresholds=[0.5], device="cpu",
+                              protocol="wsolevaluation", progress=False)
 
 
 @pytest.mark.workflow

@@ -24,7 +24,7 @@ attrs = {"split": snakemake.wildcards.split, "checkpoint_sha256": record["inputs
          **as_attributes(record)}
 stats = write_cam_cache(model, snakemake.params.root, rows, snakemake.output.cams, attrs=attrs,
                         scales=cfg["scales"], flip=cfg["flip"], batch_size=cfg["batch_size"], device=device,
-                        attention=cfg["attention"])
+                        attention=cfg["attention"], resize=cfg["resize"], keep_raw=cfg["keep_raw"])
 for image_id, classes in stats.pop("empty_maps", {}).items():
     log.warning("image %s: all-zero CAM for labelled classes %s", image_id, classes)
 stats["n_skipped_unlabelled"] = len(split_rows) - len(rows)

@@ -15,12 +15,13 @@ if is_wsol(root):
     table = build_wsol_label_table(root["metadata_root"], root["data_root"], root["name"], splits,
                                    snakemake.params.num_classes, decode=decode)
 else:
-    table = build_label_table(root, splits, decode=decode)
+    table = build_label_table(root, splits, decode=decode, label_source=snakemake.params.label_source)
 unlabelled = table[table[class_columns(table.columns)].sum(axis=1) == 0]
 for image_id in unlabelled["image_id"].unique():
     log.warning("image %s has no object label: later stages skip it", image_id)
 table.to_csv(snakemake.output.labels, sep="\t", index=False)
-write_provenance(snakemake.output.labels, provenance_record({"root": root, "splits": splits, "decode_check": decode},
+write_provenance(snakemake.output.labels, provenance_record({"root": root, "splits": splits, "decode_check": decode,
+                                                            "label_source": snakemake.params.label_source},
                                                            snakemake.input))
 log.info("%d rows, %d images without object labels; per split: %s", len(table), unlabelled["image_id"].nunique(),
          table.groupby("split").size().to_dict())

@@ -20,13 +20,14 @@ split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 rows = labelled_rows(split_rows, log)
 rows = job_rows(rows, snakemake.wildcards, snakemake.params.shards)  # a shard job's slice
 model = load_affinitynet(snakemake.input.model, device)
-record = provenance_record({**cfg, "radius": snakemake.params.radius, "crf_settings": crf}, snakemake.input)
+graph = {"radius": snakemake.params.radius, "pair_set": snakemake.params.pair_set}  # AffinityNet's pair graph
+record = provenance_record({**cfg, **graph, "crf_settings": crf}, snakemake.input)
 sha256 = record["inputs_sha256"]
 attrs = {"split": snakemake.wildcards.split, "checkpoint_sha256": sha256[snakemake.input.model],
          "cams_sha256": sha256[snakemake.input.cams], **as_attributes(record)}
 stats = write_random_walk(model, snakemake.input.cams, snakemake.params.root, rows, snakemake.output.masks,
-                          snakemake.output.scores, attrs=attrs, alpha_bg=cfg["alpha_bg"],
-                          radius=snakemake.params.radius, beta=cfg["beta"], logt=cfg["logt"], crf=crf, device=device,
+                          snakemake.output.scores, attrs=attrs, alpha_bg=cfg["alpha_bg"], **graph,
+                          beta=cfg["beta"], logt=cfg["logt"], crf=crf, device=device,
                           cam_expect={"split": snakemake.wildcards.split,
                                       "checkpoint_sha256": sha256[snakemake.input.classifier]},
                           provenance=record)

@@ -15,29 +15,33 @@ from wsss.models.affinitynet import build_affinitynet
 from wsss.runtime import (as_attributes, job_logger, params_digest, provenance_record, resolve_device, set_threads,
                           write_provenance)
 from wsss.training.affinitynet import affinity_batch_loss
-from wsss.training.loop import Schedule, clear_state, fit
+from wsss.training.freezing import freeze
+from wsss.training.loop import Schedule, clear_state, fit, resolve_precision
+from wsss.training.param_groups import GroupRule
 
 log = job_logger(snakemake.log[0], "train_affinitynet")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.affinitynet, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
+cfg = {**cfg, "precision": resolve_precision(cfg["precision"], device)}  # auto -> what this device runs
+log.info("training arithmetic: %s", cfg["precision"])
 rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
 model = build_affinitynet(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
 if cfg["init_from_classifier"]:
     model.load_backbone_from_classifier(load(snakemake.input.classifier)["state_dict"])
     log.info("backbone initialised from %s", snakemake.input.classifier)
+freeze(model.backbone, cfg["batchnorm"], cfg["frozen_stages"])
 label_dir = Path(snakemake.input.affinity_labels)
 dataset = SegmentationCrops(snakemake.params.root, rows, lambda image_id: label_dir / f"{image_id}.png",
                             crop=cfg["crop_size"], scale_range=cfg["scale_range"], mean=model.backbone.mean,
-                            std=model.backbone.std, seed=seed)
-schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                    weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
+                            std=model.backbone.std, seed=seed, cache_images=cfg["cache_images"])
+schedule = Schedule.from_config(cfg)
 # resumable state belongs to these params and these exact inputs (data, checkpoints, code); model.pt records both
 record = provenance_record({**cfg, "seed": seed}, snakemake.input)
 digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
-history = fit(model, dataset, affinity_batch_loss(cfg["radius"]), schedule=schedule,
-              param_groups=model.param_groups(cfg["lr"]), state_path=snakemake.params.state,
+history = fit(model, dataset, affinity_batch_loss(cfg["radius"], cfg["loss"], cfg["pair_set"]), schedule=schedule,
+              param_groups=model.param_groups(cfg["lr"], GroupRule.from_config(cfg)), state_path=snakemake.params.state,
               digest=digest, device=device, seed=seed,
               num_workers=cfg["num_workers"], log=log.info,
               channels_last=cfg["channels_last"], precision=cfg["precision"])

@@ -16,28 +16,33 @@ from wsss.runtime import (as_attributes, job_logger, params_digest, provenance_r
                           write_provenance)
 from wsss.methods.eader import LocalizerAdversary
 from wsss.training.classifier import REGULARISERS, classifier_loss
-from wsss.training.loop import Schedule, clear_state, fit
+from wsss.training.freezing import freeze
+from wsss.training.loop import Schedule, clear_state, fit, resolve_precision
+from wsss.training.param_groups import GroupRule
 
 log = job_logger(snakemake.log[0], "train_classifier")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.classifier, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
+cfg = {**cfg, "precision": resolve_precision(cfg["precision"], device)}  # auto -> what this device runs
+log.info("training arithmetic: %s", cfg["precision"])
 rows = load_split(snakemake.input.labels, snakemake.params.split, labelled_only=True, log=log)
 torch.manual_seed(seed)
 num_classes, multilabel = len(class_columns(rows.columns)), snakemake.params.multilabel
 model = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"],
                          num_classes=num_classes)
-methods = cfg["methods"]
-trained, groups = model, model.param_groups(cfg["lr"])
+methods, rule = cfg["methods"], GroupRule.from_config(cfg)
+freeze(model.backbone, cfg["batchnorm"], cfg["frozen_stages"])
+trained, groups = model, model.param_groups(cfg["lr"], rule)
 if "eader" in methods:  # the localizer is `model`; the adversary is trained beside it and kept apart
     adversary = build_classifier(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"],
                                  num_classes=num_classes)
+    freeze(adversary.backbone, cfg["batchnorm"], cfg["frozen_stages"])
     trained = LocalizerAdversary(model, adversary)
-    groups = trained.param_groups(cfg["lr"], cfg["lr"] * cfg["eader"]["adversary_lr_scale"])
+    groups = trained.param_groups(cfg["lr"], cfg["lr"] * cfg["eader"]["adversary_lr_scale"], rule)
 dataset = ClassificationCrops(snakemake.params.root, rows, crop=cfg["crop_size"], scale_range=cfg["scale_range"],
-                              mean=model.backbone.mean, std=model.backbone.std, seed=seed)
-schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                    weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
+                              mean=model.backbone.mean, std=model.backbone.std, seed=seed, cache_images=cfg["cache_images"])
+schedule = Schedule.from_config(cfg)
 log.info("training %s (methods: %s; %d classes, %s) on %d images of split %s on %s", cfg["backbone"],
          ", ".join(methods) or "cam", num_classes, "multi-label" if multilabel else "single-label", len(rows),
          snakemake.params.split, device)

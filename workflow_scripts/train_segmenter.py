@@ -15,13 +15,17 @@ from wsss.io.checkpoint import load, save_atomic
 from wsss.models.deeplab import build_segmenter
 from wsss.runtime import (as_attributes, job_logger, params_digest, provenance_record, resolve_device, set_threads,
                           write_provenance)
-from wsss.training.loop import Schedule, clear_state, fit
+from wsss.training.freezing import freeze
+from wsss.training.loop import Schedule, clear_state, fit, resolve_precision
+from wsss.training.param_groups import GroupRule
 from wsss.training.segmentation import segmentation_loss
 
 log = job_logger(snakemake.log[0], "train_segmenter")
 set_threads(snakemake.threads)
 cfg, seed = snakemake.params.segmentation, snakemake.params.seed
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
+cfg = {**cfg, "precision": resolve_precision(cfg["precision"], device)}  # auto -> what this device runs
+log.info("training arithmetic: %s", cfg["precision"])
 rows = load_split(snakemake.input.labels, snakemake.params.split)
 if snakemake.wildcards.supervision == "gt":
     layout = VOCLayout(snakemake.params.root)
@@ -36,15 +40,16 @@ model = build_segmenter(cfg["backbone"], pretrained=cfg["pretrained"], output_st
 if cfg["init_from_classifier"]:
     model.load_backbone_from_classifier(load(snakemake.input.classifier[0])["state_dict"])
     log.info("backbone initialised from %s", snakemake.input.classifier[0])
+freeze(model.backbone, cfg["batchnorm"], cfg["frozen_stages"])
 dataset = SegmentationCrops(snakemake.params.root, rows, mask_path, crop=cfg["crop_size"],
-                            scale_range=cfg["scale_range"], mean=model.backbone.mean, std=model.backbone.std, seed=seed)
-schedule = Schedule(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                    weight_decay=cfg["weight_decay"], optimizer=cfg["optimizer"])
+                            scale_range=cfg["scale_range"], mean=model.backbone.mean, std=model.backbone.std, seed=seed, cache_images=cfg["cache_images"])
+schedule = Schedule.from_config(cfg)
 log.info("training on %d images with %s masks", len(rows), snakemake.wildcards.supervision)
 # resumable state belongs to these params and these exact inputs (data, checkpoints, code); model.pt records both
 record = provenance_record({**cfg, "seed": seed, "supervision": snakemake.wildcards.supervision}, snakemake.input)
 digest = params_digest({**record["config"], "inputs": record["inputs_sha256"]})
-history = fit(model, dataset, segmentation_loss, schedule=schedule, param_groups=model.param_groups(cfg["lr"]),
+history = fit(model, dataset, segmentation_loss, schedule=schedule,
+              param_groups=model.param_groups(cfg["lr"], GroupRule.from_config(cfg)),
               state_path=snakemake.params.state, digest=digest, device=device, seed=seed,
               num_workers=cfg["num_workers"], log=log.info,
               channels_last=cfg["channels_last"], precision=cfg["precision"])

@@ -34,15 +34,28 @@ def wsol_class_names(num_classes: int) -> list[str]:
     return [f"class_{k:03d}" for k in range(num_classes)]
 
 
-def image_record(layout: VOCLayout, image_id: str, *, decode: bool = True) -> dict:
-    """Check one image (and its mask) and return its row: size, label source, per-class 0/1."""
+#: Where a VOC-layout label table takes an image's classes from (config dataset.label_source).
+LABEL_SOURCES = ("masks", "xml")
+
+
+def image_record(layout: VOCLayout, image_id: str, *, decode: bool = True, label_source: str = "masks") -> dict:
+    """Check one image (and its mask) and return its row: size, label source, per-class 0/1.
+
+    label_source "masks": the classes painted in its mask, the XML objects where it has none; "xml": the
+    XML objects always (the mask, when there is one, is still checked).
+    """
+    if label_source not in LABEL_SOURCES:
+        raise ValueError(f"label source {label_source!r} is not one of {LABEL_SOURCES}")
     image_path = layout.image(image_id)
     if not image_path.is_file():
         raise DatasetError(f"{image_path}: listed id {image_id!r} has no image file")
     size = load_image(image_path).shape[:2] if decode else image_size(image_path)
     mask_path = layout.mask(image_id)
-    if mask_path is not None:
-        classes, source = classes_in_mask(load_mask(mask_path, expected_size=size)), "mask"
+    mask = load_mask(mask_path, expected_size=size) if mask_path is not None else None
+    if label_source == "xml":
+        classes, source = sorted({o["class"] for o in read_annotation(layout.annotation(image_id))}), "xml"
+    elif mask is not None:
+        classes, source = classes_in_mask(mask), "mask"
     elif layout.annotation(image_id).is_file():
         classes, source = sorted({o["class"] for o in read_annotation(layout.annotation(image_id))}), "xml"
     else:
@@ -53,11 +66,12 @@ def image_record(layout: VOCLayout, image_id: str, *, decode: bool = True) -> di
     return row
 
 
-def build_label_table(root, splits: dict[str, str], *, decode: bool = True, progress: bool = True) -> pd.DataFrame:
+def build_label_table(root, splits: dict[str, str], *, decode: bool = True, progress: bool = True,
+                      label_source: str = "masks") -> pd.DataFrame:
     """Read every split list under root, check every image, and return the label table.
 
     splits maps a split name to its list file relative to root. decode=True fully decodes each
-    JPEG so a truncated file is caught here, before any training.
+    JPEG so a truncated file is caught here, before any training. label_source: see image_record.
     """
     layout = VOCLayout(Path(root))
     if not layout.root.is_dir():
@@ -67,7 +81,7 @@ def build_label_table(root, splits: dict[str, str], *, decode: bool = True, prog
         ids = read_split(layout.root / list_file)
         for image_id in tqdm(ids, desc=f"check {split}", disable=not progress, mininterval=2):
             if image_id not in seen:
-                seen[image_id] = image_record(layout, image_id, decode=decode)
+                seen[image_id] = image_record(layout, image_id, decode=decode, label_source=label_source)
             rows.append({"split": split, **seen[image_id]})
     return pd.DataFrame(rows)
 
@@ -146,6 +160,20 @@ def labelled_rows(rows: pd.DataFrame, log=None) -> pd.DataFrame:
         if skipped:
             log.warning("skipped %d of %d images: no object label", len(skipped), len(rows))
     return rows[labelled].reset_index(drop=True)
+
+
+def subset_rows(rows: pd.DataFrame, table_path, subset: str | None) -> pd.DataFrame:
+    """The rows whose images are also in split `subset` of the label table (config evaluation.subsets);
+    all rows when subset is None. A subset image missing from rows is a DatasetError naming both."""
+    if subset is None:
+        return rows
+    ids = split_rows(read_label_table(table_path), subset, source=table_path)["image_id"]
+    missing = sorted(set(ids) - set(rows["image_id"]))
+    if missing:
+        split = rows["split"].iloc[0] if len(rows) else "?"
+        raise DatasetError(f"{table_path}: {len(missing)} images of split {subset!r} are not in split {split!r}, "
+                           f"e.g. {missing[:3]} (config evaluation.subsets)")
+    return rows[rows["image_id"].isin(set(ids))].reset_index(drop=True)
 
 
 def load_split(table_path, split: str, *, labelled_only: bool = False, log=None) -> pd.DataFrame:

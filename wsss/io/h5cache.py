@@ -7,8 +7,11 @@ Schema (also in the README):
     /<image_id>/      group, one per image ('%' and '/' of an id written %25 and %2F), attributes:
         keys          int32 (K,)   class indices 1..C of the image's labels (mask values)
         height, width int          image size
-      cam             float16 (K, h, w)  CAMs at the network's output stride, max-normalised
+      cam             float16 (K, h, w)  CAMs at the network's output stride (stride 4 with cams.resize
+                                         irn), max-normalised
       high_res        float16 (K, H, W)  CAMs at image resolution, max-normalised
+      raw             float32 (K, H, W)  optional (cams.keep_raw): the multi-scale CAM sum at image
+                                         resolution before ReLU and max-normalisation (WSOL score maps)
 Datasets are chunked one class map per chunk and gzip-compressed with the shuffle filter.
 The file is written under '<path>.partial' and renamed when complete, so a killed job never
 leaves a file that looks finished; a rerun resumes from the partial file if its attributes match
@@ -44,8 +47,15 @@ def image_id_of(name: str) -> str:
     return name.replace("%2F", "/").replace("%25", "%")
 
 
+#: Maps stored at a precision other than float16: 'raw' keeps float32. Its values are not in [0, 1],
+#: and float16 would round one near the map's extremes by up to 2**-11 ~ 4.9e-4 of it: half of
+#: wsolevaluation's threshold step (0.001) on the min-max normalised map, enough to move pixels
+#: across thresholds; float32 stores the computed sums exactly.
+DTYPES = {"raw": np.float32}
+
+
 def _dataset(group, name, array):
-    array = np.asarray(array, dtype=np.float16)
+    array = np.asarray(array, dtype=DTYPES.get(name, np.float16))
     chunks = (1,) + array.shape[1:] if array.ndim == 3 and array.shape[0] > 0 else None
     group.create_dataset(name, data=array, chunks=chunks, **(COMPRESSION if chunks else {}))
 
@@ -207,7 +217,8 @@ class CamCache:
         return group_name(image_id) in self.file
 
     def read(self, image_id: str) -> dict:
-        """{'keys': (K,) int, 'size': (H, W), and each stored map as float32, e.g. 'cam', 'high_res'}."""
+        """{'keys': (K,) int, 'size': (H, W), and each stored map as float32: 'cam', 'high_res', and 'raw'
+        when the cache was made with cams.keep_raw (maps in the order of 'keys')}."""
         if image_id not in self:
             raise CacheError(f"{self.path}: no entry for image {image_id!r}")
         return _read_group(self.file[group_name(image_id)])
@@ -228,7 +239,8 @@ VOC_TRAIN_AUG_IMAGES = 10_582
 
 
 def cache_size(path) -> dict:
-    """Bytes on disk per image of a cache, and the raw float16 bytes of its maps (what compression saves)."""
+    """Bytes on disk per image of a cache, and the uncompressed bytes of its maps (what compression saves;
+    float16, and float32 for 'raw')."""
     path = Path(path)
     raw = 0
     with h5py.File(path, "r") as handle:

@@ -2,7 +2,7 @@
 
 A localizer (a CAM classifier) and an adversarial classifier train in turns, `switch_every` steps
 each, the localizer first. For every (image, labelled class) pair the localizer's attention A (its
-CAM or Grad-CAM for that class, ReLU'd, max-normalised, at image size) gives a soft mask
+CAM or Grad-CAM for that class, normalised to [0, 1] at image size: see NORMALISATIONS) gives a soft mask
 M = sigmoid(omega * (A - sigma)); the adversary sees the image with the object erased, x * (1 - M).
 - Adversary step: it learns to classify the erased images (BCE against the image's own labels).
 - Localizer step: BCE on the image + alpha * (the adversary's probability for the erased class:
@@ -62,9 +62,28 @@ def pair_class_maps(features: torch.Tensor, cams: torch.Tensor, logits: torch.Te
     return maps[image_index, torch.searchsorted(classes, class_index)]
 
 
-def normalised_attention(maps: torch.Tensor, size) -> torch.Tensor:
-    """(N, h, w) raw maps -> (N, 1, H, W): ReLU, max-normalised, bilinearly resized to the image."""
-    return F.interpolate(max_normalise(maps)[:, None], size=tuple(size), mode="bilinear", align_corners=False)
+#: How the attention is normalised (classifier.eader.normalisation):
+#: - "relu_max": ReLU and max-normalise at the network's resolution, then resize (this package's);
+#: - "min_max": resize the raw map, then shift its min to 0 and divide by the shifted max unless that is
+#:   0 (EADER attention_map_wrapper.py:101-107 for CAM, 62-69 for Grad-CAM, which is ReLU'd first).
+NORMALISATIONS = ("relu_max", "min_max")
+
+
+def min_max_normalise(maps: torch.Tensor) -> torch.Tensor:
+    """(maps - min) / max(maps - min) over each (..., H, W) map; a constant map becomes all zero."""
+    shifted = maps - maps.flatten(-2).amin(-1)[..., None, None]
+    peak = shifted.flatten(-2).amax(-1)[..., None, None]
+    return shifted / torch.where(peak != 0, peak, torch.ones_like(peak))
+
+
+def normalised_attention(maps: torch.Tensor, size, normalisation: str = "relu_max") -> torch.Tensor:
+    """(N, h, w) raw maps -> (N, 1, H, W) attention in [0, 1] at the image size, by NORMALISATIONS."""
+    size = tuple(size)
+    if normalisation == "relu_max":
+        return F.interpolate(max_normalise(maps)[:, None], size=size, mode="bilinear", align_corners=False)
+    if normalisation == "min_max":
+        return min_max_normalise(F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False))
+    raise ValueError(f"unknown attention normalisation {normalisation!r} (expected one of {', '.join(NORMALISATIONS)})")
 
 
 def attention_mining_loss(adversary_logits: torch.Tensor, class_index: torch.Tensor,
@@ -97,8 +116,12 @@ class LocalizerAdversary(nn.Module):
         self.localizer = localizer
         self.adversary = adversary
 
-    def param_groups(self, lr: float, adversary_lr: float) -> list[dict]:
-        """The localizer's groups at lr, the adversary's at adversary_lr (names prefixed)."""
-        groups = [{**g, "name": f"localizer_{g['name']}"} for g in self.localizer.param_groups(lr)]
-        groups += [{**g, "name": f"adversary_{g['name']}"} for g in self.adversary.param_groups(adversary_lr)]
+    def param_groups(self, lr: float, adversary_lr: float, rule=None) -> list[dict]:
+        """The localizer's groups at lr, the adversary's at adversary_lr (names prefixed), both split by
+        rule (a wsss.training.param_groups.GroupRule; None: its default). EADER's train.py:81-88 gives
+        each network one group at its own lr (head_lr_scale 1)."""
+        kwargs = {} if rule is None else {"rule": rule}
+        groups = [{**g, "name": f"localizer_{g['name']}"} for g in self.localizer.param_groups(lr, **kwargs)]
+        groups += [{**g, "name": f"adversary_{g['name']}"}
+                   for g in self.adversary.param_groups(adversary_lr, **kwargs)]
         return groups

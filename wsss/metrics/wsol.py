@@ -11,8 +11,10 @@ Localization Methods Right", CVPR 2020), streamed image by image through accumul
   thresholds of precision * (increase in recall), from histograms of map values at foreground and
   background pixels.
 
-The maps given to MaxBoxAccV2 and PxAP must be max-normalised to [0, 1] by the caller
-(wsss.methods.cam.max_normalise), at image resolution. All values are percentages (0..100).
+The maps given to MaxBoxAccV2 and PxAP must be normalised to [0, 1] by the caller: max-normalised at
+image resolution (wsss.methods.cam.max_normalise; protocol "ours"), or min-max normalised 224 x 224
+score maps whose boxes come from wsss.metrics.wsol_protocol.box_sets (protocol "wsolevaluation", the
+reference code's conventions: see that module). All values are percentages (0..100).
 
 Multi-label images (VOC): a sample is one (image, ground-truth class) pair.
 - GT-known Loc and MaxBoxAccV2 use that class's map against that class's boxes.
@@ -22,7 +24,8 @@ Multi-label images (VOC): a sample is one (image, ground-truth class) pair.
   (the number of pairs, which is the number of images for single-label data).
 - PxAP keeps one accumulator per class, fed only by the images that have the class (foreground = its
   pixels, background = every other non-ignored pixel, scored with its map); mPxAP averages the
-  classes with at least one foreground pixel.
+  classes with at least one foreground pixel, and the pooled PxAP sums every class's histograms (one
+  curve over all samples, as wsolevaluation's MaskEvaluator pools its images).
 """
 
 from __future__ import annotations
@@ -107,15 +110,30 @@ class BoxAccumulator:
         self.count = 0
 
     def add(self, cam: np.ndarray, gt_boxes) -> None:
-        """One sample: cam (H, W) max-normalised to [0, 1]; gt_boxes (M, 4) inclusive boxes of its class."""
-        gt_boxes = _as_boxes(gt_boxes)
+        """One sample: cam (H, W) max-normalised to [0, 1]; gt_boxes (M, 4) inclusive boxes of its class.
+        The estimated boxes at threshold t: one around every 8-connected component of cam > t."""
         cam = np.asarray(cam)
-        for i, t in enumerate(self.thresholds):
+        sets = []
+        for t in self.thresholds:
             boxes = all_component_boxes(cam, t)
             if len(boxes) == 0:
                 break  # higher thresholds keep even fewer pixels
-            if len(gt_boxes):
-                self.correct[i] += box_iou(boxes, gt_boxes).max() >= self.iou_thresholds
+            sets.append(boxes)
+        self.add_box_sets(sets, gt_boxes)
+
+    def add_box_sets(self, box_sets: Sequence[np.ndarray], gt_boxes) -> None:
+        """One sample from its estimated boxes: box_sets[i] (N_i, 4) at thresholds[i] (missing trailing
+        sets and empty ones count as no box); gt_boxes (M, 4) in the same coordinates."""
+        gt_boxes = _as_boxes(gt_boxes)
+        if len(box_sets) > len(self.thresholds):
+            raise ValueError(f"{len(box_sets)} box sets for {len(self.thresholds)} thresholds")
+        if len(gt_boxes):
+            hits: dict[int, np.ndarray] = {}  # by id: thresholds that share one box array share its IoUs
+            for i, boxes in enumerate(box_sets):
+                if len(boxes):
+                    if id(boxes) not in hits:
+                        hits[id(boxes)] = box_iou(boxes, gt_boxes).max() >= self.iou_thresholds
+                    self.correct[i] += hits[id(boxes)]
         self.count += 1
 
     def box_acc(self) -> np.ndarray:
@@ -213,7 +231,12 @@ class ClassPxAPAccumulator:
             self.per_class[c].add(cams[k], mask == c, ignore)
 
     def compute(self) -> dict:
-        """{'mpxap': mean over classes with foreground pixels, 'per_class': {class: PxAP}} in percent."""
+        """{'mpxap': mean over classes with foreground pixels, 'pxap': one curve over every sample (the
+        classes' histograms summed), 'per_class': {class: PxAP}}, in percent."""
         per_class = {c: acc.compute() for c, acc in sorted(self.per_class.items())}
         values = [v for v in per_class.values() if np.isfinite(v)]
-        return {"mpxap": float(np.mean(values)) if values else float("nan"), "per_class": per_class}
+        length = len(self.thresholds) + 1
+        fg = sum((acc.fg_hist for acc in self.per_class.values()), np.zeros(length, dtype=np.int64))
+        bg = sum((acc.bg_hist for acc in self.per_class.values()), np.zeros(length, dtype=np.int64))
+        return {"mpxap": float(np.mean(values)) if values else float("nan"),
+                "pxap": pxap_from_histograms(fg, bg), "per_class": per_class}

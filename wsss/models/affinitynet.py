@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from wsss.models.backbones import Backbone, build_backbone, load_backbone_state, resize_bilinear
+from wsss.training.param_groups import GroupRule, lr_groups
 
 PROJECTION_CHANNELS = (128, 256, 512)  # for the backbone's third-to-last, second-to-last and last stage
 FEATURE_CHANNELS = 448
@@ -61,13 +62,12 @@ class AffinityNet(nn.Module):
         """Layers not in the backbone (trained from scratch)."""
         return [self.projections, self.fuse]
 
-    def param_groups(self, lr: float) -> list[dict]:
-        """SGD parameter groups as in PSA: backbone at lr, the new projection/fusion layers at 10x lr."""
-        new = [p for m in self.new_modules() for p in m.parameters() if p.requires_grad]
-        return [
-            {"name": "backbone", "params": [p for p in self.backbone.parameters() if p.requires_grad], "lr": lr},
-            {"name": "head", "params": new, "lr": 10 * lr},
-        ]
+    def param_groups(self, lr: float, rule: GroupRule = GroupRule()) -> list[dict]:
+        """SGD parameter groups: backbone at lr, the new projection/fusion layers at rule.head_lr_scale x lr (PSA 10x).
+
+        See wsss.training.param_groups.lr_groups for the rule's bias and head-stage options.
+        """
+        return lr_groups(self.backbone.stages, self.new_modules(), lr, rule)
 
     def load_backbone_from_classifier(self, classifier_state_dict: Mapping[str, torch.Tensor]):
         """Initialise the backbone from a trained Classifier's state dict (its ``backbone.*`` entries)."""

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from wsss.models.backbones import Backbone, build_backbone
+from wsss.training.param_groups import GroupRule, lr_groups
 
 
 def global_average_pool(x: torch.Tensor) -> torch.Tensor:
@@ -47,12 +48,12 @@ class Classifier(nn.Module):
         # (B, 3, H, W) -> (B, num_classes) logits = head(GAP(features)) = GAP(class_maps)
         return self.head(global_average_pool(self.features(x))).flatten(1)
 
-    def param_groups(self, lr: float) -> list[dict]:
-        """SGD parameter groups as in IRN: pretrained backbone at lr, the new head at 10x lr."""
-        return [
-            {"name": "backbone", "params": [p for p in self.backbone.parameters() if p.requires_grad], "lr": lr},
-            {"name": "head", "params": [p for p in self.head.parameters() if p.requires_grad], "lr": 10 * lr},
-        ]
+    def param_groups(self, lr: float, rule: GroupRule = GroupRule()) -> list[dict]:
+        """SGD parameter groups: pretrained backbone at lr, the new head at rule.head_lr_scale x lr (IRN: 10x).
+
+        See wsss.training.param_groups.lr_groups for the rule's bias and head-stage options.
+        """
+        return lr_groups(self.backbone.stages, [self.head], lr, rule)
 
 
 def build_classifier(

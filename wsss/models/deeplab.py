@@ -9,6 +9,7 @@ from torch import nn
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from wsss.models.backbones import Backbone, build_backbone, load_backbone_state, resize_bilinear
+from wsss.training.param_groups import GroupRule, lr_groups
 
 
 def aspp_rates(output_stride: int) -> tuple[int, int, int]:
@@ -51,12 +52,12 @@ class Segmenter(nn.Module):
         logits = self.head(self.backbone(x)[-1]).float()  # (B, num_classes, h, w), fp32 under autocast too
         return resize_bilinear(logits, x.shape[-2:])
 
-    def param_groups(self, lr: float) -> list[dict]:
-        """SGD parameter groups: pretrained backbone at lr, the new ASPP head at 10x lr."""
-        return [
-            {"name": "backbone", "params": [p for p in self.backbone.parameters() if p.requires_grad], "lr": lr},
-            {"name": "head", "params": [p for p in self.head.parameters() if p.requires_grad], "lr": 10 * lr},
-        ]
+    def param_groups(self, lr: float, rule: GroupRule = GroupRule()) -> list[dict]:
+        """SGD parameter groups: pretrained backbone at lr, the new ASPP head at rule.head_lr_scale x lr (10x).
+
+        See wsss.training.param_groups.lr_groups for the rule's bias and head-stage options.
+        """
+        return lr_groups(self.backbone.stages, [self.head], lr, rule)
 
     def load_backbone_from_classifier(self, classifier_state_dict: Mapping[str, torch.Tensor]):
         """Initialise the backbone from a trained Classifier's state dict (its ``backbone.*`` entries)."""

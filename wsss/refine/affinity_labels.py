@@ -19,6 +19,9 @@ from wsss.refine.crf import crf_inference, crf_on_labels
 #: Keeps the per-pixel score normalisation away from 0 / 0.
 _EPS = 1e-8
 
+#: What PSA's CRF is given as probabilities (see ``crf_labels_with_alpha``).
+CRF_SCORES = ("normalised", "raw")
+
 
 def _class_index(keys: np.ndarray) -> np.ndarray:
     """(K + 1,) map from compact label (0 = background, k = keys[k - 1]) to class id."""
@@ -26,26 +29,39 @@ def _class_index(keys: np.ndarray) -> np.ndarray:
 
 
 def crf_labels_with_alpha(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, alpha: float,
-                          **crf_kwargs) -> np.ndarray:
-    """PSA: argmax of the CRF over [ (1 - max CAM)^alpha ; CAMs ] normalised per pixel -> (H, W) class ids."""
+                          scores: str = "normalised", **crf_kwargs) -> np.ndarray:
+    """PSA: argmax of the CRF over [ (1 - max CAM)^alpha ; CAMs ] -> (H, W) class ids.
+
+    scores "normalised": the K + 1 scores divided by their per-pixel sum are the CRF's
+    probabilities; "raw": the scores themselves, as PSA's infer_cls.py:91-94 passes them to
+    unary_from_softmax (tool/imutils.py:209). The unary -log(clip(p, 1e-5, 1)) differs between the
+    two by a per-pixel constant, which mean field ignores, except where the 1e-5 clip acts.
+    """
     cams = np.asarray(cams, dtype=np.float32)
-    scores = np.concatenate([background_score(cams, alpha)[None], cams], axis=0)  # (K + 1, H, W)
-    probs = scores / (scores.sum(0, keepdims=True) + _EPS)
+    stacked = np.concatenate([background_score(cams, alpha)[None], cams], axis=0)  # (K + 1, H, W)
+    if scores == "normalised":
+        probs = stacked / (stacked.sum(0, keepdims=True) + _EPS)
+    elif scores == "raw":
+        probs = stacked
+    else:
+        raise ValueError(f"unknown CRF scores {scores!r} (expected one of {CRF_SCORES})")
     marginals = crf_inference(image, probs, **crf_kwargs)
     return _class_index(keys)[marginals.argmax(0)]
 
 
 def psa_affinity_labels(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, *, alpha_low: float = 4,
-                        alpha_high: float = 32, crf_kwargs: dict | None = None) -> np.ndarray:
+                        alpha_high: float = 32, scores: str = "normalised",
+                        crf_kwargs: dict | None = None) -> np.ndarray:
     """PSA affinity labels (H, W) uint8: low-alpha CRF objects -> class, high-alpha CRF background -> 0, else 255.
 
     image: uint8 (H, W, 3); cams: (K, H, W) max-normalised CAMs of the image's classes;
-    keys: (K,) their class ids 1..20. As in PSA's code, a pixel that both CRFs claim (an object
-    at low alpha, background at high alpha) becomes background.
+    keys: (K,) their class ids 1..20; scores: see ``crf_labels_with_alpha``. As in PSA's code
+    (voc12/data.py:226-228), a pixel that both CRFs claim (an object at low alpha, background at
+    high alpha) becomes background.
     """
     crf_kwargs = crf_kwargs or {}
-    low = crf_labels_with_alpha(image, cams, keys, alpha_low, **crf_kwargs)  # bg amplified
-    high = crf_labels_with_alpha(image, cams, keys, alpha_high, **crf_kwargs)  # bg weakened
+    low = crf_labels_with_alpha(image, cams, keys, alpha_low, scores, **crf_kwargs)  # bg amplified
+    high = crf_labels_with_alpha(image, cams, keys, alpha_high, scores, **crf_kwargs)  # bg weakened
     labels = np.where(low != 0, low, IGNORE_INDEX)
     labels[high == 0] = 0
     return labels.astype(np.uint8)
@@ -57,7 +73,9 @@ def irn_affinity_labels(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, *
 
     The CRF of the argmax with a constant background at fg_threshold gives confident foreground
     (its object pixels); with bg_threshold it gives confident background (its background pixels);
-    foreground wins where both claim a pixel; the rest is 255. cams: (K, H, W) max-normalised.
+    foreground wins where both claim a pixel; the rest is 255 (irn step/cam_to_ir_label.py:26-40).
+    cams: (K, H, W) max-normalised; crf_kwargs: ``crf_on_labels``'s settings (IRN's own by default,
+    irn misc/imutils.py:156-170).
     """
     crf_kwargs = crf_kwargs or {}
     cams = np.asarray(cams, dtype=np.float32)

@@ -1,4 +1,4 @@
-"""AffinityNet pixel pairs: neighbour offsets, pair labels, pair affinities and the affinity loss.
+"""AffinityNet pixel pairs: neighbour offsets, pair sets, pair labels, pair affinities and the affinity loss.
 
 PSA (Ahn & Kwak, CVPR 2018), AffinityNet training. Pairs (i, j) are pixels of the feature map whose
 Euclidean distance is below ``radius``; each unordered pair is counted once by taking offsets
@@ -6,9 +6,15 @@ j - i = (dy, dx) in a half plane (dy > 0, or dy == 0 and dx > 0).
 
 Pair layout ("full grid"): every per-pair quantity has shape (..., P, h, w), where P is
 len(neighbour_offsets(radius)); entry [..., p, y, x] is the pair (pixel (y, x), pixel
-(y + dy_p, x + dx_p)). Entries whose partner falls outside the h x w map are invalid: they are
-False in every label mask, 0 in the affinities, and False in ``pair_valid``. Unlike PSA's
-"valid crop" (which drops the border pixels as pair origins) this keeps every in-image pair.
+(y + dy_p, x + dx_p)). Entries outside the pair set are invalid: they are False in every label
+mask, 0 in the affinities, and False in ``pair_valid``. Two pair sets (``PAIR_SETS``):
+
+- ``all_in_image``: every pair whose partner lies inside the h x w map.
+- ``psa``: PSA's code, only pairs that start in its "valid crop", rows 0 .. h - r and columns
+  r - 1 .. w - r (inclusive, r = radius) (psa tool/pyutils.py:137-146, voc12/data.py:138-147,
+  infer_aff.py:28-32; IRN's PathIndex uses the same crop, irn misc/indexing.py:62-63, 85). Every
+  partner of such a pixel is inside the map; a pair that starts in the bottom r - 1 rows or the
+  r - 1 columns at either side is dropped even when both pixels are inside.
 """
 
 from __future__ import annotations
@@ -21,6 +27,12 @@ from wsss.data.classes import IGNORE_INDEX, NUM_CLASSES
 
 #: Floor inside the logarithms of the affinity loss (PSA's code adds 1e-5).
 LOG_EPS = 1e-5
+
+#: The pair sets a pair layout can hold (see the module docstring).
+PAIR_SETS = ("all_in_image", "psa")
+
+#: The forms of the affinity loss (see ``affinity_loss``).
+AFFINITY_LOSSES = ("paper", "psa_code")
 
 
 def neighbour_offsets(radius: int) -> list[tuple[int, int]]:
@@ -59,17 +71,32 @@ def offsets_inside(h: int, w: int, offsets, device=None) -> torch.Tensor:
     return ((ys >= 0) & (ys < h)) & ((xs >= 0) & (xs < w))
 
 
-def pair_valid(h: int, w: int, radius: int, device=None) -> torch.Tensor:
-    """(P, h, w) bool: True where the pair's partner pixel (y + dy, x + dx) lies inside the map."""
-    return offsets_inside(h, w, neighbour_offsets(radius), device).permute(2, 0, 1)
+def pair_origins(h: int, w: int, radius: int, pair_set: str = "all_in_image", device=None) -> torch.Tensor:
+    """(h, w) bool: the pixels a pair of the pair set may start at (all of them, or PSA's valid crop)."""
+    if pair_set == "all_in_image":
+        return torch.ones((h, w), dtype=torch.bool, device=device)
+    if pair_set == "psa":
+        reach = _pad_amount(radius)
+        ys = torch.arange(h, device=device).reshape(h, 1)
+        xs = torch.arange(w, device=device).reshape(1, w)
+        return (ys < h - reach) & (xs >= reach) & (xs < w - reach)
+    raise ValueError(f"unknown pair set {pair_set!r} (expected one of {PAIR_SETS})")
 
 
-def pair_labels(label_map, radius: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pair_valid(h: int, w: int, radius: int, device=None, pair_set: str = "all_in_image") -> torch.Tensor:
+    """(P, h, w) bool: True where the pair is in the pair set (its partner inside the map, and for
+    ``psa`` its start pixel in PSA's valid crop)."""
+    inside = offsets_inside(h, w, neighbour_offsets(radius), device).permute(2, 0, 1)
+    return inside & pair_origins(h, w, radius, pair_set, device)
+
+
+def pair_labels(label_map, radius: int, pair_set: str = "all_in_image") -> tuple[torch.Tensor, torch.Tensor,
+                                                                               torch.Tensor]:
     """PSA pair sets from an affinity label map: (fg_pos, bg_pos, neg) bool masks (..., P, h, w).
 
     label_map: (..., h, w) ints (numpy or torch) with 0 background, 1..20 classes, 255 neutral.
     fg_pos: both pixels the same class in 1..20; bg_pos: both 0; neg: both confident (!= 255) and
-    different. Pairs touching 255 or leaving the map are in none of the sets.
+    different (psa voc12/data.py:156-171). Pairs touching 255 or outside the pair set are in none.
     """
     if torch.is_tensor(label_map):
         labels = label_map.long()
@@ -89,14 +116,17 @@ def pair_labels(label_map, radius: int) -> tuple[torch.Tensor, torch.Tensor, tor
     fg_pos = same & (origin >= 1) & (origin <= NUM_CLASSES)
     bg_pos = same & (origin == 0)
     neg = confident & ~same
+    if pair_set != "all_in_image":  # the padding already drops pairs leaving the map
+        valid = pair_valid(h, w, radius, device=labels.device, pair_set=pair_set)
+        fg_pos, bg_pos, neg = fg_pos & valid, bg_pos & valid, neg & valid
     return fg_pos, bg_pos, neg
 
 
-def pair_affinities(features: torch.Tensor, radius: int) -> torch.Tensor:
+def pair_affinities(features: torch.Tensor, radius: int, pair_set: str = "all_in_image") -> torch.Tensor:
     """AffinityNet affinities W_ij = exp(-||f_i - f_j||_1 / C) (PSA): (B, C, h, w) -> (B, P, h, w).
 
-    The distance is the channel mean of |f_i - f_j| (the L1 norm divided by C), as in PSA's code.
-    Invalid pairs (partner outside the map) are set to 0. Differentiable.
+    The distance is the channel mean of |f_i - f_j| (the L1 norm divided by C), as in PSA's code
+    (network/resnet38_aff.py:58). Pairs outside the pair set are set to 0. Differentiable.
     """
     b, c, h, w = features.shape
     pad = _pad_amount(radius)
@@ -108,7 +138,7 @@ def pair_affinities(features: torch.Tensor, radius: int) -> torch.Tensor:
     ]  # P x (B, h, w)
     if not affs:
         return features.new_zeros((b, 0, h, w))
-    valid = pair_valid(h, w, radius, device=features.device)
+    valid = pair_valid(h, w, radius, device=features.device, pair_set=pair_set)
     return torch.stack(affs, dim=1) * valid.to(features.dtype)
 
 
@@ -119,21 +149,41 @@ def _set_mean(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, t
     return total / count.clamp(min=1).to(values.dtype), count
 
 
-def affinity_loss(aff: torch.Tensor, fg_pos: torch.Tensor, bg_pos: torch.Tensor, neg: torch.Tensor,
-                  eps: float = LOG_EPS) -> tuple[torch.Tensor, dict]:
-    """PSA affinity loss L = L_fg+ + L_bg+ + 2 L- (PSA).
+def _psa_code_set_mean(values: torch.Tensor, mask: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """sum over the mask of values / (mask size + eps), as PSA's train_aff.py:105-111 divides."""
+    count = mask.sum()
+    total = torch.where(mask, values, torch.zeros_like(values)).sum()
+    return total / (count.to(values.dtype) + eps), count
 
-    L_fg+ = -mean_{P_fg+} log W, L_bg+ = -mean_{P_bg+} log W, L- = -mean_{P-} log(1 - W), each a
-    mean over its own set across the whole batch; an empty set contributes 0. Logs are floored at
-    log(eps). aff and the masks share one layout (e.g. (B, P, h, w)). PSA's training code uses
-    L/4 (weights 1/4, 1/4, 1/2); a caller can rescale. parts holds the three terms and set sizes.
+
+def affinity_loss(aff: torch.Tensor, fg_pos: torch.Tensor, bg_pos: torch.Tensor, neg: torch.Tensor,
+                  eps: float = LOG_EPS, form: str = "paper") -> tuple[torch.Tensor, dict]:
+    """PSA affinity loss from the pair sets; aff and the masks share one layout (e.g. (B, P, h, w)).
+
+    form "paper": L = L_fg+ + L_bg+ + 2 L- (PSA Eq. 3-6), with L_fg+ = -mean_{P_fg+} log W,
+    L_bg+ = -mean_{P_bg+} log W, L- = -mean_{P-} log(1 - W), each a mean over its own set across
+    the whole batch; an empty set contributes 0; logs are floored at log(eps).
+    form "psa_code": PSA's train_aff.py:105-113, L = L_bg+ / 4 + L_fg+ / 4 + L- / 2 (a quarter of
+    the paper's L, so a quarter of its SGD step), with the code's own guards: log(W + eps),
+    log(1 + eps - W), and set sums divided by (set size + eps).
+    parts holds the three terms and the set sizes.
     """
-    log_w = torch.log(aff.clamp(min=eps))
-    log_not_w = torch.log((1.0 - aff).clamp(min=eps))
-    fg_loss, n_fg = _set_mean(-log_w, fg_pos)
-    bg_loss, n_bg = _set_mean(-log_w, bg_pos)
-    neg_loss, n_neg = _set_mean(-log_not_w, neg)
-    loss = fg_loss + bg_loss + 2.0 * neg_loss
+    if form == "paper":
+        log_w = torch.log(aff.clamp(min=eps))
+        log_not_w = torch.log((1.0 - aff).clamp(min=eps))
+        fg_loss, n_fg = _set_mean(-log_w, fg_pos)
+        bg_loss, n_bg = _set_mean(-log_w, bg_pos)
+        neg_loss, n_neg = _set_mean(-log_not_w, neg)
+        loss = fg_loss + bg_loss + 2.0 * neg_loss
+    elif form == "psa_code":
+        log_w = torch.log(aff + eps)
+        log_not_w = torch.log(1.0 + eps - aff)
+        fg_loss, n_fg = _psa_code_set_mean(-log_w, fg_pos, eps)
+        bg_loss, n_bg = _psa_code_set_mean(-log_w, bg_pos, eps)
+        neg_loss, n_neg = _psa_code_set_mean(-log_not_w, neg, eps)
+        loss = bg_loss / 4 + fg_loss / 4 + neg_loss / 2
+    else:
+        raise ValueError(f"unknown affinity loss form {form!r} (expected one of {AFFINITY_LOSSES})")
     parts = {"fg_pos": fg_loss, "bg_pos": bg_loss, "neg": neg_loss,
              "n_fg_pos": n_fg, "n_bg_pos": n_bg, "n_neg": n_neg}
     return loss, parts

@@ -12,34 +12,37 @@ from ..data.voc import VOCLayout, load_mask
 from ..io.h5cache import CamCache
 from ..methods.cam import cams_to_labels
 from ..metrics.miou import confusion_matrix, iou_per_class, mean_iou
+from .evaluate_masks import ground_truth_mask
 
 
-def sweep_confusions(cache: CamCache, layout: VOCLayout, image_ids, thresholds, progress=True) -> np.ndarray:
+def sweep_confusions(cache: CamCache, layout: VOCLayout, image_ids, thresholds, progress=True,
+                     masks: str = "auto") -> np.ndarray:
     """(T, 21, 21) confusion matrices, one per background threshold, summed over the images."""
     confusions = np.zeros((len(thresholds), len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
     for image_id in tqdm(image_ids, desc="evaluate", disable=not progress, mininterval=5):
         entry = cache.read(image_id)
-        gt = load_mask(layout.mask(image_id), expected_size=entry["size"])
+        gt = load_mask(ground_truth_mask(layout, image_id, masks), expected_size=entry["size"])
         for t, threshold in enumerate(thresholds):
             confusions[t] += confusion_matrix(cams_to_labels(entry["high_res"], entry["keys"], threshold), gt)
     return confusions
 
 
 def evaluate_cam_cache(cache_path, root, rows: pd.DataFrame, *, thresholds, fixed_threshold: float,
-                       expect: dict | None = None):
+                       expect: dict | None = None, absent: str = "skip", masks: str = "auto"):
     """(sweep table: one row per threshold with mIoU and per-class IoU, summary: best and fixed).
 
-    Images without a ground-truth mask are not scored; images skipped by make_cams (no label) are
-    not in the cache and are not scored either (n_not_scored counts both, n_unlabelled the latter).
+    Images without a ground-truth mask (of the `masks` folder, see ground_truth_mask) are not scored;
+    images skipped by make_cams (no label) are not in the cache and are not scored either (n_not_scored
+    counts both, n_unlabelled the latter). absent: the mIoU rule (wsss.metrics.miou).
     expect: attributes the cache must have (CamCache refuses another split or checkpoint's).
     """
     layout = VOCLayout(root)
     thresholds = sorted(set(float(t) for t in thresholds) | {float(fixed_threshold)})
     with CamCache(cache_path, expect=expect) as cache:
-        scored = [i for i in rows["image_id"] if layout.mask(i) is not None and i in cache]
-        confusions = sweep_confusions(cache, layout, scored, thresholds)
+        scored = [i for i in rows["image_id"] if ground_truth_mask(layout, i, masks) is not None and i in cache]
+        confusions = sweep_confusions(cache, layout, scored, thresholds, masks=masks)
     sweep = pd.DataFrame(
-        [{"threshold": t, "miou": mean_iou(c), **dict(zip(CLASS_NAMES, iou_per_class(c)))}
+        [{"threshold": t, "miou": mean_iou(c, absent), **dict(zip(CLASS_NAMES, iou_per_class(c, absent)))}
          for t, c in zip(thresholds, confusions)]
     )
     best = sweep.loc[sweep["miou"].idxmax()]

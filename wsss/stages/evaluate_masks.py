@@ -1,4 +1,5 @@
-"""Evaluation stages for folders of label PNGs: pseudo masks, segmentation and affinity labels."""
+"""Evaluation stages for folders of label PNGs: pseudo masks, segmentation and affinity labels; and the
+ground-truth mask of an image under the evaluation protocol (config evaluation.masks), for every stage."""
 
 from __future__ import annotations
 
@@ -16,39 +17,61 @@ from ..metrics.miou import confusion_matrix, iou_per_class, mean_iou
 from ..refine.affinity_labels import affinity_label_scores, affinity_label_stats
 
 
-def _pairs(pred_dir, root, image_ids, progress, desc):
+#: Ground-truth mask folders of a VOC-layout root (config evaluation.masks); auto = VOCLayout.mask's choice.
+MASK_SOURCES = ("auto", "SegmentationClass", "SegmentationClassAug")
+
+
+def ground_truth_mask(layout: VOCLayout, image_id: str, masks: str = "auto") -> Path | None:
+    """The image's ground-truth mask: auto = SegmentationClassAug/<id>.png, else SegmentationClass/<id>.png;
+    or only the named folder's. None when it has none (the image is not scored)."""
+    if masks not in MASK_SOURCES:
+        raise ValueError(f"mask source {masks!r} is not one of {MASK_SOURCES}")
+    if masks == "auto":
+        return layout.mask(image_id)
+    path = layout.root / masks / f"{image_id}.png"
+    return path if path.exists() else None
+
+
+def _pairs(pred_dir, root, image_ids, progress, desc, masks):
     """(image_id, prediction, ground truth) for each id that has a ground-truth mask."""
     layout, pred_dir = VOCLayout(root), Path(pred_dir)
     for image_id in tqdm(image_ids, desc=desc, disable=not progress, mininterval=5):
-        if layout.mask(image_id) is None:
+        mask_path = ground_truth_mask(layout, image_id, masks)
+        if mask_path is None:
             continue
         pred_path = pred_dir / f"{image_id}.png"
         if not pred_path.exists():
             raise DatasetError(f"{pred_path}: prediction missing for image {image_id!r}")
         pred = read_label_png(pred_path)
-        yield image_id, pred, load_mask(layout.mask(image_id), expected_size=pred.shape)
+        yield image_id, pred, load_mask(mask_path, expected_size=pred.shape)
 
 
-def evaluate_mask_folder(pred_dir, root, image_ids, *, progress: bool = True) -> pd.DataFrame:
-    """One row: number of scored images, mIoU and per-class IoU of a folder of label PNGs."""
+def evaluate_mask_folder(pred_dir, root, image_ids, *, absent: str = "skip", masks: str = "auto",
+                         progress: bool = True) -> pd.DataFrame:
+    """One row: number of scored images, mIoU and per-class IoU of a folder of label PNGs.
+
+    absent: the mIoU rule for classes absent from ground truth and prediction (wsss.metrics.miou);
+    masks: the ground-truth folder (ground_truth_mask).
+    """
     confusion = np.zeros((len(CLASS_NAMES),) * 2, dtype=np.int64)
     n = 0
-    for _, pred, gt in _pairs(pred_dir, root, image_ids, progress, "evaluate"):
+    for _, pred, gt in _pairs(pred_dir, root, image_ids, progress, "evaluate", masks):
         confusion += confusion_matrix(pred, gt)
         n += 1
-    return pd.DataFrame([{"n_images": n, "miou": mean_iou(confusion),
-                          **{f"iou_{name}": v for name, v in zip(CLASS_NAMES, iou_per_class(confusion))}}])
+    return pd.DataFrame([{"n_images": n, "miou": mean_iou(confusion, absent),
+                          **{f"iou_{name}": v for name, v in zip(CLASS_NAMES, iou_per_class(confusion, absent))}}])
 
 
-def evaluate_affinity_label_folder(label_dir, root, image_ids, *, progress: bool = True) -> pd.DataFrame:
+def evaluate_affinity_label_folder(label_dir, root, image_ids, *, absent: str = "skip", masks: str = "auto",
+                                   progress: bool = True) -> pd.DataFrame:
     """One row: precision (all / fg / bg) of the confident pixels, their coverage, and their mIoU."""
     totals: dict[str, int] = {}
     confusion = np.zeros((len(CLASS_NAMES),) * 2, dtype=np.int64)
     n = 0
-    for _, labels, gt in _pairs(label_dir, root, image_ids, progress, "evaluate"):
+    for _, labels, gt in _pairs(label_dir, root, image_ids, progress, "evaluate", masks):
         for key, value in affinity_label_stats(labels, gt).items():
             totals[key] = totals.get(key, 0) + value
         confident = labels != 255
         confusion += confusion_matrix(labels[confident], gt[confident])
         n += 1
-    return pd.DataFrame([{"n_images": n, **affinity_label_scores(totals), "miou_confident": mean_iou(confusion)}])
+    return pd.DataFrame([{"n_images": n, **affinity_label_scores(totals), "miou_confident": mean_iou(confusion, absent)}])

@@ -25,12 +25,28 @@ def _init_worker(cache_path, root, method, params, crf):
     _WORKER.update(cache=CamCache(cache_path), layout=VOCLayout(root), method=method, params=params, crf=crf)
 
 
+def label_crf(method: str, crf: dict, irn_crf: dict) -> dict:
+    """The CRF settings (a copy) a method's labels use: 'psa' the crf section, 'irn' affinity_labels.irn_crf.
+
+    psa: PSA's dCRF on scores (psa tool/imutils.py:200-217); irn: IRN's label CRF (irn
+    misc/imutils.py:156-170: bilateral sxy 50 / srgb 5 where PSA has 80 / 13).
+    """
+    if method == "psa":
+        return dict(crf)
+    if method == "irn":
+        return dict(irn_crf)
+    raise ValueError(f"unknown affinity label method {method!r} (expected 'psa' or 'irn')")
+
+
 def affinity_labels_for(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, method: str, params: dict,
                         crf: dict) -> np.ndarray:
-    """(H, W) uint8 affinity labels by the configured method: 'psa' (low/high alpha) or 'irn' (thresholds)."""
+    """(H, W) uint8 affinity labels by the configured method: 'psa' (low/high alpha) or 'irn' (thresholds).
+
+    crf: the method's CRF settings (``label_crf``).
+    """
     if method == "psa":
         return psa_affinity_labels(image, cams, keys, alpha_low=params["alpha_low"],
-                                   alpha_high=params["alpha_high"], crf_kwargs=crf)
+                                   alpha_high=params["alpha_high"], scores=params["crf_scores"], crf_kwargs=crf)
     if method == "irn":
         return irn_affinity_labels(image, cams, keys, fg_threshold=params["fg_threshold"],
                                    bg_threshold=params["bg_threshold"], crf_kwargs=crf)

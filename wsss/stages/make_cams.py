@@ -32,9 +32,12 @@ def zero_map_keys(keys, high_res: np.ndarray) -> list[int]:
 
 
 def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scales, flip: bool,
-                    batch_size: int, device, attention: str = "cam", progress: bool = True) -> dict:
-    """Compute and store CAMs (stride and image resolution) of each row's labelled classes.
+                    batch_size: int, device, attention: str = "cam", resize: str = "bilinear",
+                    keep_raw: bool = False, progress: bool = True) -> dict:
+    """Compute and store CAMs (low and image resolution) of each row's labelled classes.
 
+    resize: the convention of wsss.methods.cam.RESIZES; keep_raw: also store each image's 'raw' maps
+    (the multi-scale sum before ReLU and max-normalisation, at image resolution, float32).
     Resumes from a partial cache made with the same attributes. Returns counts, including the
     images whose CAM is all zero for some labelled class (counted, resumed images included, and
     stored as the file attribute n_empty_maps; max_normalise never divides by their zero peak).
@@ -56,13 +59,15 @@ def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scale
                    mininterval=5)
         for batch in same_size_batches(dataset, todo, batch_size):
             images = torch.stack([to_tensor(item["image"], mean, std) for item in batch]).to(device)
-            for item, (cam, high_res) in zip(batch, image_cams(model, images, [b["keys"] for b in batch],
-                                                              scales=scales, flip=flip, stride=stride,
-                                                              attention=attention)):
-                zero = zero_map_keys(item["keys"], high_res)
+            originals = [item["image"] for item in batch] if resize != "bilinear" else None
+            for item, maps in zip(batch, image_cams(model, images, [b["keys"] for b in batch], scales=scales,
+                                                    flip=flip, stride=stride, attention=attention, resize=resize,
+                                                    originals=originals, keep_raw=keep_raw)):
+                arrays = dict(zip(("cam", "high_res", "raw"), maps))
+                zero = zero_map_keys(item["keys"], arrays["high_res"])
                 if zero:
                     empty[item["image_id"]] = zero
-                writer.add(item["image_id"], item["keys"], item["image"].shape[:2], cam=cam, high_res=high_res)
+                writer.add(item["image_id"], item["keys"], item["image"].shape[:2], **arrays)
             bar.update(len(batch))
         bar.close()
         n_empty = sum(len(v) for v in empty.values())

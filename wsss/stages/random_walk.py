@@ -23,19 +23,20 @@ RW_FORMAT = "wsss-random-walk"
 
 @torch.inference_mode()
 def refine_image(model, image: np.ndarray, high_res: np.ndarray, *, alpha_bg: float, radius: int, beta: float,
-                 logt: int, device) -> torch.Tensor:
+                 logt: int, device, pair_set: str = "all_in_image") -> torch.Tensor:
     """Random-walk refined scores (K+1, h, w) at the AffinityNet's stride: background first, then the CAMs.
 
     high_res: (K, H, W) max-normalised CAMs. The background (1 - max CAM)^alpha_bg is formed at
-    image resolution; both are average-pooled to the feature grid before the walk, as in PSA.
+    image resolution; both are average-pooled to the feature grid before the walk, as in PSA
+    (infer_aff.py:99, 110). pair_set: the walk's graph (wsss.refine.pairs.PAIR_SETS).
     """
     x = to_tensor(image, model.backbone.mean, model.backbone.std)[None].to(device)
     features = model(x)  # (1, 448, h, w)
     cams = torch.from_numpy(high_res).to(device)
     maps = torch.cat([background_score(cams, alpha_bg)[None], cams])  # (K+1, H, W)
     maps = F.adaptive_avg_pool2d(maps[None], features.shape[-2:])[0]
-    edges = pair_affinities(features, radius)[0]  # (P, h, w)
-    return random_walk(maps, edges, radius, beta=beta, logt=logt)
+    edges = pair_affinities(features, radius, pair_set)[0]  # (P, h, w)
+    return random_walk(maps, edges, radius, beta=beta, logt=logt, pair_set=pair_set)
 
 
 def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, crf: dict | None) -> np.ndarray:
@@ -53,7 +54,8 @@ def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, cr
 
 def write_random_walk(model, cam_path, root, rows: pd.DataFrame, mask_dir, scores_path, *, attrs: dict,
                       alpha_bg: float, radius: int, beta: float, logt: int, crf: dict | None, device,
-                      cam_expect: dict | None = None, provenance: dict | None = None, progress: bool = True) -> dict:
+                      pair_set: str = "all_in_image", cam_expect: dict | None = None, provenance: dict | None = None,
+                      progress: bool = True) -> dict:
     """Pseudo masks '<mask_dir>/<id>.png' and refined scores in one HDF5 file; resumable.
 
     attrs: the scores file's attributes (its partial file is resumed only when they match, so they
@@ -71,7 +73,7 @@ def write_random_walk(model, cam_path, root, rows: pd.DataFrame, mask_dir, score
             entry = cams.read(image_id)
             image = load_image(layout.image(image_id))
             scores = refine_image(model, image, entry["high_res"], alpha_bg=alpha_bg, radius=radius, beta=beta,
-                                  logt=logt, device=device)
+                                  logt=logt, device=device, pair_set=pair_set)
             write_label_png(work / f"{image_id}.png", scores_to_mask(image, scores, entry["keys"], crf))
             writer.add(image_id, np.concatenate([[0], entry["keys"]]), image.shape[:2],
                        scores=scores.float().cpu().numpy())

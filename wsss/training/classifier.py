@@ -38,7 +38,7 @@ def _erased_pairs(features, cams, logits, images, labels, cfg):
     """
     image_index, class_index = eader_method.labelled_pairs(labels)
     maps = eader_method.pair_class_maps(features, cams, logits, image_index, class_index, cfg["attention"])
-    attention = eader_method.normalised_attention(maps, images.shape[-2:])
+    attention = eader_method.normalised_attention(maps, images.shape[-2:], cfg["normalisation"])
     mask = eader_method.soft_mask(attention, cfg["omega"], cfg["sigma"])
     return eader_method.erase(images[image_index], mask), class_index, image_index, attention
 
@@ -56,7 +56,8 @@ def classifier_loss(methods, puzzle: dict | None = None, eader: dict | None = No
                     multilabel: bool = True):
     """loss_fn(model, (images, labels), step) for a list of methods drawn from METHODS.
 
-    puzzle: {grid, alpha, ramp, p_cls, re}; eader: {omega, sigma, alpha, beta, switch_every, attention};
+    puzzle: {grid, alpha, ramp, p_cls, re}; eader: {omega, sigma, alpha, beta, switch_every, attention,
+    normalisation};
     weight: lambda of the listed regulariser (epsilon for label smoothing). The model is a
     Classifier, or a LocalizerAdversary when 'eader' is listed. multilabel False: labels are one-hot
     and every classification term is a softmax cross-entropy (EADER's mining score a softmax probability).

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from ..errors import WSSSError
 from ..io.checkpoint import load, save_atomic
+from .freezing import keep_frozen
 
 
 class TrainingError(WSSSError):
@@ -46,7 +47,14 @@ class Step:
 
 @dataclass
 class Schedule:
-    """Optimiser and learning-rate schedule: SGD (momentum) or Adam, poly decay lr*(1 - it/total)^power."""
+    """Optimiser and lr schedule: SGD or Adam at lr * (1 - it/total)^poly_power (x0.1 every lr_step_every epochs).
+
+    momentum and nesterov are SGD's. The official PolyOptimizer of PSA, IRN and Puzzle-CAM passes its
+    weight decay as SGD's third positional argument, which is momentum: they train with momentum equal
+    to the weight-decay value (PSA tool/torchutils.py:13, IRN misc/torchutils.py:12, Puzzle-CAM
+    tools/ai/optim_utils.py:6, with nesterov there), and their `momentum=0.9` is the poly power.
+    poly_power 0 keeps the lr constant (EADER); lr_step_every is wsolevaluation's step decay.
+    """
 
     epochs: int
     batch_size: int
@@ -55,24 +63,49 @@ class Schedule:
     optimizer: str = "sgd"
     momentum: float = 0.9
     poly_power: float = 0.9
+    nesterov: bool = False
+    lr_step_every: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Schedule:
+        """The schedule of a network section of the config (classifier, affinitynet, segmentation)."""
+        return cls(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], weight_decay=cfg["weight_decay"],
+                   optimizer=cfg["optimizer"], momentum=cfg["momentum"], poly_power=cfg["poly_power"],
+                   nesterov=cfg["nesterov"], lr_step_every=cfg["lr_step_every"])
 
 
 def make_optimizer(param_groups, schedule: Schedule) -> torch.optim.Optimizer:
-    """The optimiser named by the schedule; each group keeps its own base lr in 'initial_lr'."""
+    """The optimiser named by the schedule; each group keeps its own base lr in 'initial_lr'.
+
+    A group may carry its own 'weight_decay' (e.g. 0 for biases); the others get schedule.weight_decay.
+    """
     for group in param_groups:
         group.setdefault("lr", schedule.lr)
         group["initial_lr"] = group["lr"]
     if schedule.optimizer == "sgd":
         return torch.optim.SGD(param_groups, lr=schedule.lr, momentum=schedule.momentum,
-                               weight_decay=schedule.weight_decay)
+                               weight_decay=schedule.weight_decay, nesterov=schedule.nesterov)
     if schedule.optimizer == "adam":
         return torch.optim.Adam(param_groups, lr=schedule.lr, weight_decay=schedule.weight_decay)
     raise ValueError(f"unknown optimizer {schedule.optimizer!r} (expected 'sgd' or 'adam')")
 
 
-def poly_lr(optimizer, iteration: int, total: int, power: float) -> None:
-    """Set every group's lr to initial_lr * (1 - iteration/total)^power."""
+def lr_factor(iteration: int, total: int, power: float, *, steps_per_epoch: int = 1, step_every: int = 0) -> float:
+    """The lr multiple at a 0-based iteration: (1 - iteration/total)^power (poly; power 0: 1).
+
+    With step_every > 0 also times 0.1 for every step_every epochs reached: epoch e (1-based) trains
+    at 0.1^(e // step_every), as wsolevaluation main.py:337-340 decays before epoch e.
+    """
     factor = (1.0 - min(iteration, total) / max(total, 1)) ** power
+    if step_every:
+        factor *= 0.1 ** ((iteration // steps_per_epoch + 1) // step_every)
+    return factor
+
+
+def poly_lr(optimizer, iteration: int, total: int, power: float, *, steps_per_epoch: int = 1,
+            step_every: int = 0) -> None:
+    """Set every group's lr to initial_lr * lr_factor(...) (PolyOptimizer sets it so before its step)."""
+    factor = lr_factor(iteration, total, power, steps_per_epoch=steps_per_epoch, step_every=step_every)
     for group in optimizer.param_groups:
         group["lr"] = group["initial_lr"] * factor
 
@@ -104,6 +137,29 @@ def set_rng_state(state: dict) -> None:
 
 
 PRECISIONS = ("fp32", "bf16")
+
+
+def native_bf16(device) -> bool:
+    """Whether device computes bf16 in hardware: a CUDA GPU that supports it, or a CPU with
+    AVX-512-bf16 or AMX (where oneDNN runs bf16 convolutions natively; elsewhere they are emulated and slow)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def resolve_precision(precision: str, device) -> str:
+    """The arithmetic a `precision` setting means on device: 'auto' is bf16 where it is native, else fp32."""
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (expected auto or one of {', '.join(PRECISIONS)})")
+    return precision
 
 
 def autocast(device, precision: str):
@@ -176,13 +232,14 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
             epoch, step = epoch + 1, 0
         save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": {"kind": "poly", "iteration": epoch * steps_per_epoch + step, "total": total,
-                                   "power": schedule.poly_power, "lr": [g["lr"] for g in optimizer.param_groups]},
+                                   "power": schedule.poly_power, "step_every": schedule.lr_step_every,
+                                   "lr": [g["lr"] for g in optimizer.param_groups]},
                      "rng": rng_state(), "epoch": epoch, "step": step, "iteration": epoch * steps_per_epoch + step,
                      "sums": dict(sums), "counts": dict(counts), "history": history, "digest": digest}, state_path)
 
     last_save = time.monotonic()
     for epoch in range(start_epoch, schedule.epochs):
-        model.train()
+        keep_frozen(model.train())  # frozen BatchNorm / stages (wsss.training.freezing) stay in eval mode
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
         first = start_step if epoch == start_epoch else 0
@@ -201,7 +258,8 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
                    disable=not progress, mininterval=5)
         for step, batch in enumerate(bar, start=first):
             iteration = epoch * steps_per_epoch + step
-            poly_lr(optimizer, iteration, total, schedule.poly_power)
+            poly_lr(optimizer, iteration, total, schedule.poly_power, steps_per_epoch=steps_per_epoch,
+                    step_every=schedule.lr_step_every)
             batch = [to_device(b, device, memory_format) for b in batch]
             with autocast(device, precision):
                 loss, parts = loss_fn(model, batch, Step(iteration, total))
