@@ -6,7 +6,12 @@ rule make_affinity_labels:
         cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
         classifier=classifier_model,  # the cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
-        code=code("refine/affinity_labels.py", "refine/crf.py", "stages/make_affinity_labels.py"),
+        code=code(
+            "methods/cam.py",
+            "refine/affinity_labels.py",
+            "refine/crf.py",
+            "stages/make_affinity_labels.py",
+        ),
         masks=needs_masks("make_affinity_labels (the refinement branch)"),
     output:
         labels=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),

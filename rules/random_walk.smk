@@ -8,7 +8,13 @@ rule random_walk:
         cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
         classifier=classifier_model,  # the CAM cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
-        code=code("refine/random_walk.py", "refine/pairs.py", "refine/crf.py", "stages/random_walk.py"),
+        code=code(
+            "methods/cam.py",
+            "refine/random_walk.py",
+            "refine/pairs.py",
+            "refine/crf.py",
+            "stages/random_walk.py",
+        ),
     output:
         masks=directory(results("{dataset}/{experiment}/pseudo_masks/{split}")),
         scores=results("{dataset}/{experiment}/random_walk/{split}.h5"),
@@ -39,7 +45,12 @@ rule make_cam_masks:
         cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
         classifier=classifier_model,  # the CAM cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
-        code=code("stages/make_cam_masks.py", "stages/random_walk.py", "refine/crf.py"),
+        code=code(
+            "methods/cam.py",
+            "stages/make_cam_masks.py",
+            "stages/random_walk.py",
+            "refine/crf.py",
+        ),
     output:
         masks=directory(results("{dataset}/{experiment}/cam_masks/{split}")),
     log:

@@ -39,26 +39,29 @@ LABELS = np.array([
 ], dtype=np.uint8)
 
 
+def pair_kind_counts(label_pairs):
+    """(fg_pos, bg_pos, neg) counts of (label a, label b) pairs; a pair touching 255 is not counted."""
+    fg = bg = neg = 0
+    for la, lb in label_pairs:
+        if la == 255 or lb == 255:
+            continue
+        if la != lb:
+            neg += 1
+        elif la == 0:
+            bg += 1
+        else:
+            fg += 1
+    return fg, bg, neg
+
+
 def brute_force_pairs(labels, radius):
     """(fg_pos, bg_pos, neg) counts over unordered in-image pixel pairs within the radius."""
     h, w = labels.shape
     pixels = [(y, x) for y in range(h) for x in range(w)]
-    fg = bg = neg = 0
-    for a in range(len(pixels)):
-        for b in range(a + 1, len(pixels)):
-            (y0, x0), (y1, x1) = pixels[a], pixels[b]
-            if (y1 - y0) ** 2 + (x1 - x0) ** 2 >= radius * radius:
-                continue
-            la, lb = int(labels[y0, x0]), int(labels[y1, x1])
-            if la == 255 or lb == 255:
-                continue
-            if la != lb:
-                neg += 1
-            elif la == 0:
-                bg += 1
-            else:
-                fg += 1
-    return fg, bg, neg
+    return pair_kind_counts(
+        (int(labels[y0, x0]), int(labels[y1, x1]))
+        for a, (y0, x0) in enumerate(pixels) for (y1, x1) in pixels[a + 1:]
+        if (y1 - y0) ** 2 + (x1 - x0) ** 2 < radius * radius)
 
 
 def test_pair_labels_radius_two_counts_by_hand():
@@ -173,20 +176,9 @@ def brute_force_psa_pairs(labels, radius):
     """(fg_pos, bg_pos, neg) counts over pairs (a, b), b - a in the half plane, a in PSA's valid crop."""
     h, w = labels.shape
     reach = radius - 1
-    fg = bg = neg = 0
-    for y0 in range(h - reach):
-        for x0 in range(reach, w - reach):
-            for dy, dx in brute_force_offsets(radius):
-                la, lb = int(labels[y0, x0]), int(labels[y0 + dy, x0 + dx])
-                if la == 255 or lb == 255:
-                    continue
-                if la != lb:
-                    neg += 1
-                elif la == 0:
-                    bg += 1
-                else:
-                    fg += 1
-    return fg, bg, neg
+    return pair_kind_counts(
+        (int(labels[y0, x0]), int(labels[y0 + dy, x0 + dx]))
+        for y0 in range(h - reach) for x0 in range(reach, w - reach) for dy, dx in brute_force_offsets(radius))
 
 
 @pytest.mark.parametrize("radius", [2, 3, 4])
