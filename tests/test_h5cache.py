@@ -157,3 +157,34 @@ def test_raw_maps_are_stored_float32_and_read_back_exactly(tmp_path):
     with CamCache(path) as cache:
         np.testing.assert_array_equal(cache.read("a")["raw"], raw)
         assert "raw" not in cache.read("b")  # caches made without cams.keep_raw have no 'raw'
+
+
+def test_caches_open_without_hdf5_file_locking(tmp_path):
+    """Another process holding a file open for writing makes a locking open fail ("unable to lock
+    file"), as a missing flock does on NFS / Lustre; open_h5 does not lock, so it still opens."""
+    import subprocess
+    import sys
+    import textwrap
+
+    import h5py
+
+    from wsss.io.h5cache import open_h5
+
+    path = tmp_path / "held.h5"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, h5py
+        handle = h5py.File({str(path)!r}, "w")
+        handle.attrs["x"] = 1
+        handle.flush()
+        print("open", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(OSError, match="lock"):
+            h5py.File(path, "r")
+        with open_h5(path, "r") as handle:
+            assert handle.attrs["x"] == 1
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

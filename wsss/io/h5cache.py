@@ -34,6 +34,16 @@ from .folders import partial_path
 
 FORMAT = "wsss-cams"
 SCHEMA_VERSION = 1
+
+
+def open_h5(path, mode: str = "r") -> h5py.File:
+    """An HDF5 file opened without HDF5's file locking.
+
+    Locking fails on NFS and Lustre mounts without flock ("unable to lock file"), and it is not
+    needed here: each '.partial' file has one writer (the job that owns the output), and readers
+    only open finished files, which nothing writes again.
+    """
+    return h5py.File(path, mode, locking=False)
 COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
 
 
@@ -85,7 +95,7 @@ class CamCacheWriter:
             self.restarted = self.file is None
         if self.file is None:
             self.partial.unlink(missing_ok=True)
-            self.file, self._done = h5py.File(self.partial, "w"), set()
+            self.file, self._done = open_h5(self.partial, "w"), set()
         for key, value in self.attrs.items():
             self.file.attrs[key] = value
         return self
@@ -94,7 +104,7 @@ class CamCacheWriter:
         """(the partial file open for appending, its complete image ids), or (None, set()) when it was
         made with other attributes or cannot be read back whole."""
         try:
-            handle = h5py.File(self.partial, "a")
+            handle = open_h5(self.partial, "a")
         except Exception:  # truncated or overwritten by a kill: start over
             return None, set()
         try:
@@ -184,7 +194,7 @@ class CamCache:
         if not self.path.is_file():
             raise CacheError(f"{self.path}: CAM cache does not exist")
         try:
-            self.file = h5py.File(self.path, "r")
+            self.file = open_h5(self.path, "r")
         except OSError as error:
             raise CacheError(f"{self.path}: not a readable HDF5 file ({error})") from error
         problem = self._mismatch(file_format, expect or {})
@@ -243,7 +253,7 @@ def cache_size(path) -> dict:
     float16, and float32 for 'raw')."""
     path = Path(path)
     raw = 0
-    with h5py.File(path, "r") as handle:
+    with open_h5(path, "r") as handle:
         images = len(handle)
         for group in handle.values():
             raw += sum(dataset.size * dataset.dtype.itemsize for dataset in group.values())

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import CacheError
 from .folders import finish_folder, partial_folder, partial_path
-from .h5cache import same_attribute
+from .h5cache import open_h5, same_attribute
 
 
 def shard_rows(rows: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
@@ -44,9 +44,9 @@ def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:
     seen: dict[str, Path] = {}
     reference = None
     try:
-        with h5py.File(partial, "w") as merged:
+        with open_h5(partial, "w") as merged:
             for part in map(Path, parts):
-                with h5py.File(part, "r") as source:
+                with open_h5(part, "r") as source:
                     attrs = {k: v for k, v in source.attrs.items() if k not in summed_attrs}
                     if reference is None:
                         reference = attrs
