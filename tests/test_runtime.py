@@ -58,3 +58,39 @@ def test_same_work_compares_config_and_inputs_not_the_code_version(tmp_path):
     assert same_work(record, {**record, "git_describe": "other"})
     assert not same_work(record, provenance_record({"beta": 4}, [tmp_path / "a.txt"]))
     assert not same_work(record, None)
+
+
+def test_large_inputs_are_hashed_once_and_a_rewritten_file_is_hashed_again(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from wsss.io import checkpoint
+    from wsss.runtime import input_checksums
+
+    monkeypatch.setattr(checkpoint, "RECORD_BYTES", 1000)
+    big, small = tmp_path / "cams.h5", tmp_path / "code.py"
+    big.write_bytes(bytes(range(256)) * 8)
+    small.write_bytes(b"print(1)\n")
+    reads = []
+    real = checkpoint._hash_bytes
+    monkeypatch.setattr(checkpoint, "_hash_bytes", lambda path, *a: reads.append(Path(path).name) or real(path, *a))
+    first = input_checksums([big, small])
+    assert checkpoint.checksum_path(big).exists() and not checkpoint.checksum_path(small).exists()
+    again = input_checksums([big, small])
+    assert again == first and reads == ["cams.h5", "code.py", "code.py"]  # the big file read once
+    assert first[str(big)] == hashlib.sha256(big.read_bytes()).hexdigest()
+    big.write_bytes(bytes(range(255, -1, -1)) * 8)  # same size, other bytes, a later mtime
+    os.utime(big, ns=(os.stat(big).st_atime_ns, os.stat(big).st_mtime_ns + 1_000_000))
+    assert input_checksums([big])[str(big)] == hashlib.sha256(big.read_bytes()).hexdigest() != first[str(big)]
+
+
+def test_save_atomic_records_the_checksum_of_a_large_output(tmp_path, monkeypatch):
+    import torch
+
+    from wsss.io import checkpoint
+
+    monkeypatch.setattr(checkpoint, "RECORD_BYTES", 1000)
+    checkpoint.save_atomic({"w": torch.zeros(1000)}, tmp_path / "model.pt", checksum=True)
+    checkpoint.save_atomic({"w": torch.zeros(1000)}, tmp_path / "state.pt")
+    assert checkpoint.recorded_sha256(tmp_path / "model.pt") == checkpoint._hash_bytes(tmp_path / "model.pt")
+    assert not checkpoint.checksum_path(tmp_path / "state.pt").exists()

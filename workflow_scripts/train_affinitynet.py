@@ -47,7 +47,7 @@ history = fit(model, dataset, affinity_batch_loss(cfg["radius"], cfg["loss"], cf
               channels_last=cfg["channels_last"], precision=cfg["precision"])
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
-             **as_attributes(record)}, snakemake.output.model)
+             **as_attributes(record)}, snakemake.output.model, checksum=True)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
 write_provenance(snakemake.output.history, record)
 clear_state(snakemake.params.state)

@@ -60,7 +60,7 @@ history = fit(trained, dataset, loss_fn, schedule=schedule, param_groups=groups,
 arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"], "num_classes": num_classes}
 extra = {"adversary_state_dict": trained.adversary.cpu().state_dict()} if "eader" in methods else {}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history, **extra,
-             **as_attributes(record)}, snakemake.output.model)
+             **as_attributes(record)}, snakemake.output.model, checksum=True)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
 write_provenance(snakemake.output.history, record)
 clear_state(snakemake.params.state)

@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 
 from ..errors import CacheError
+from .checkpoint import record_large_sha256
 from .folders import partial_path
 
 FORMAT = "wsss-cams"
@@ -166,6 +167,7 @@ class CamCacheWriter:
             self.partial.unlink(missing_ok=True)
         elif exc_type is None:
             os.replace(self.partial, self.path)
+            record_large_sha256(self.path)  # the next stage's jobs hash it as an input: once, here
         return False
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CacheError
+from .checkpoint import record_large_sha256
 from .folders import finish_folder, partial_folder, partial_path
 from .h5cache import open_h5, same_attribute
 
@@ -62,6 +63,7 @@ def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:
                         seen[name] = part
                         source.copy(source[name], merged, name=name)
         os.replace(partial, path)
+        record_large_sha256(path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
