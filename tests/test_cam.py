@@ -141,3 +141,20 @@ def test_make_cams_keeps_raw_maps_readable_under_the_key_raw(tmp_path):
         if keep_raw:
             with h5py.File(path, "r") as f:
                 assert all(group["raw"].dtype == np.float32 for group in f.values())
+
+
+def test_threshold_labels_from_one_top_class_equal_the_argmax_with_a_background_plane():
+    """cams_to_labels == the argmax over [threshold plane, maps] with the first maximum winning, for
+    thresholds that tie with map values (float16-quantised maps, as the cache stores them) and K = 0."""
+    from wsss.methods.cam import labels_above, top_class
+
+    rng = np.random.default_rng(0)
+    cams = rng.integers(0, 5, size=(3, 9, 11)).astype(np.float16).astype(np.float32) / 4  # many ties
+    keys = np.array([3, 7, 15])
+    score, label = top_class(cams, keys)
+    for threshold in (0.0, 0.25, 0.5, 0.75, 1.0, 0.3):
+        planes = np.concatenate([np.full((1, 9, 11), threshold, np.float32), cams])
+        expected = np.concatenate([[0], keys])[planes.argmax(0)]
+        assert np.array_equal(labels_above(score, label, threshold), expected)
+        assert np.array_equal(cams_to_labels(cams, keys, threshold), expected)
+    assert not cams_to_labels(np.zeros((0, 4, 5), np.float32), np.zeros(0, np.int64), 0.1).any()

@@ -39,16 +39,31 @@ def background_score(cams, alpha: float):
     return (1.0 - peak) ** alpha
 
 
+def top_class(cams: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) highest class score and (H, W) uint8 class index (keys' value of the first maximum).
+
+    cams: (K, H, W) maps of the labelled classes; keys: (K,) class indices 1..20. With K = 0 the
+    score is -inf and the class 0, so that every threshold gives background.
+    """
+    if len(cams) == 0:
+        return np.full(cams.shape[1:], -np.inf, cams.dtype), np.zeros(cams.shape[1:], np.uint8)
+    return cams.max(0), np.asarray(keys, dtype=np.int64)[cams.argmax(0)].astype(np.uint8)
+
+
+def labels_above(score: np.ndarray, label: np.ndarray, threshold: float) -> np.ndarray:
+    """top_class's label where its score beats a constant background score, else 0 (a tie is background,
+    as the argmax over [background plane, class maps] takes the first maximum)."""
+    return np.where(score > score.dtype.type(threshold), label, 0).astype(np.uint8)
+
+
 def cams_to_labels(cams: np.ndarray, keys: np.ndarray, threshold: float) -> np.ndarray:
     """Argmax over a constant background plane and the image's class maps -> (H, W) label map.
 
     cams: (K, H, W) max-normalised maps of the labelled classes; keys: (K,) class indices 1..20
-    (mask values); threshold: the background plane's constant score.
+    (mask values); threshold: the background plane's constant score. A threshold sweep calls
+    top_class once and labels_above per threshold.
     """
-    height, width = cams.shape[1:]
-    scores = np.concatenate([np.full((1, height, width), threshold, cams.dtype), cams], axis=0)
-    index = np.concatenate([[0], np.asarray(keys, dtype=np.int64)])
-    return index[scores.argmax(0)].astype(np.uint8)
+    return labels_above(*top_class(cams, keys), threshold)
 
 
 def strided_size(size: tuple[int, int], stride: int) -> tuple[int, int]:

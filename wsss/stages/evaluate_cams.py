@@ -10,7 +10,7 @@ from ..data.classes import CLASS_NAMES
 from ..data.labels import has_object_label
 from ..data.voc import VOCLayout, load_mask
 from ..io.h5cache import CamCache
-from ..methods.cam import cams_to_labels
+from ..methods.cam import labels_above, top_class
 from ..metrics.miou import confusion_matrix, iou_per_class, mean_iou
 from .evaluate_masks import ground_truth_mask
 
@@ -22,8 +22,9 @@ def sweep_confusions(cache: CamCache, layout: VOCLayout, image_ids, thresholds, 
     for image_id in tqdm(image_ids, desc="evaluate", disable=not progress, mininterval=5):
         entry = cache.read(image_id)
         gt = load_mask(ground_truth_mask(layout, image_id, masks), expected_size=entry["size"])
+        score, label = top_class(entry["high_res"], entry["keys"])  # once per image, not per threshold
         for t, threshold in enumerate(thresholds):
-            confusions[t] += confusion_matrix(cams_to_labels(entry["high_res"], entry["keys"], threshold), gt)
+            confusions[t] += confusion_matrix(labels_above(score, label, threshold), gt)
     return confusions
 
 
