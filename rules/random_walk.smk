@@ -13,6 +13,7 @@ rule random_walk:
             "refine/random_walk.py",
             "refine/pairs.py",
             "refine/crf.py",
+            "refine/crf_workers.py",
             "stages/random_walk.py",
         ),
     output:
@@ -50,6 +51,7 @@ rule make_cam_masks:
             "stages/make_cam_masks.py",
             "stages/random_walk.py",
             "refine/crf.py",
+            "refine/crf_workers.py",
         ),
     output:
         masks=directory(results("{dataset}/{experiment}/cam_masks/{split}")),

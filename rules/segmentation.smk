@@ -46,7 +46,7 @@ rule segment_images:
     input:
         model=owned(segmenter_stage, "{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("stages/segment_images.py", "refine/crf.py"),
+        code=code("stages/segment_images.py", "refine/crf.py", "refine/crf_workers.py"),
     output:
         masks=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),
     log:

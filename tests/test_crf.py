@@ -88,3 +88,48 @@ def test_read_only_image_is_accepted():
     probs = np.full((2, 6, 5), 0.5, dtype=np.float32)
     out = crf_inference(image, probs, n_iters=2)
     np.testing.assert_allclose(out.sum(0), 1.0, atol=1e-5)
+
+
+CRF = dict(n_iters=5, gauss_sxy=3, gauss_compat=3, bilateral_sxy=10, bilateral_srgb=13, bilateral_compat=10)
+
+
+def noisy_images(n=6, h=24, w=20):
+    rng = np.random.default_rng(0)
+    for _ in range(n):
+        image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        probs = rng.random((3, h, w)).astype(np.float32)
+        yield image, probs / probs.sum(0, keepdims=True)
+
+
+def test_mask_writer_workers_write_the_same_pngs_as_inline(tmp_path):
+    from wsss.refine.crf_workers import MaskWriter, crf_mask
+    from wsss.io.png import read_label_png
+
+    values = np.array([0, 5, 17])
+    for workers in (0, 2):
+        with MaskWriter(workers) as masks:
+            for k, (image, probs) in enumerate(noisy_images()):
+                masks.write(tmp_path / f"w{workers}" / f"{k}.png", image, probs, CRF, values)
+    for k, (image, probs) in enumerate(noisy_images()):
+        expected = crf_mask(image, probs, CRF, values)
+        assert set(np.unique(expected)) <= {0, 5, 17}
+        expected_argmax = values[crf_inference(image, probs, **CRF).argmax(0)]
+        assert np.array_equal(expected, expected_argmax)
+        for workers in (0, 2):
+            assert np.array_equal(read_label_png(tmp_path / f"w{workers}" / f"{k}.png"), expected)
+
+
+def test_mask_writer_raises_a_workers_error_and_stops(tmp_path):
+    from wsss.refine.crf_workers import MaskWriter
+
+    image, probs = next(noisy_images())
+    with pytest.raises(ValueError, match="image must be"):
+        with MaskWriter(2) as masks:
+            masks.write(tmp_path / "a.png", image[:5], probs, CRF, np.arange(3))  # wrong size: the worker raises
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_crf_workers_take_all_but_one_thread_only_when_the_dcrf_runs():
+    from wsss.refine.crf_workers import crf_workers
+
+    assert crf_workers(4, CRF) == 3 and crf_workers(1, CRF) == 0 and crf_workers(4, None) == 0

@@ -9,12 +9,14 @@ from wsss.data.labels import labelled_rows, load_split
 from wsss.io.shards import job_rows
 from wsss.models.loading import load_affinitynet
 from wsss.runtime import as_attributes, job_logger, provenance_record, resolve_device, set_threads
+from wsss.refine.crf_workers import crf_workers
 from wsss.stages.random_walk import write_random_walk
 
 log = job_logger(snakemake.log[0], "random_walk")
-set_threads(snakemake.threads)
 cfg = snakemake.params.random_walk
 crf = dict(snakemake.params.crf) if cfg["crf"] else None  # the dCRF settings matter only when it runs
+workers = crf_workers(snakemake.threads, crf)  # the job's threads: dCRF processes + torch
+set_threads(snakemake.threads - workers)
 device = resolve_device(snakemake.params.device, snakemake.params.allow_cpu_fallback, log)
 split_rows = load_split(snakemake.input.labels, snakemake.wildcards.split)
 rows = labelled_rows(split_rows, log)
@@ -30,6 +32,6 @@ stats = write_random_walk(model, snakemake.input.cams, snakemake.params.root, ro
                           beta=cfg["beta"], logt=cfg["logt"], crf=crf, device=device,
                           cam_expect={"split": snakemake.wildcards.split,
                                       "checkpoint_sha256": sha256[snakemake.input.classifier]},
-                          provenance=record)
+                          provenance=record, crf_workers=workers)
 stats["n_skipped_unlabelled"] = len(split_rows) - len(rows)
 log.info("wrote %s: %s", snakemake.output.masks, stats)

@@ -16,8 +16,8 @@ from ..data.layouts import open_layout
 from ..data.voc import load_image
 from ..io.folders import finish_folder, partial_folder
 from ..io.h5cache import CamCache
-from ..io.png import write_label_png
-from .random_walk import scores_to_mask
+from ..refine.crf_workers import MaskWriter
+from .random_walk import write_mask
 
 
 def cam_scores(high_res: np.ndarray, threshold: float) -> torch.Tensor:
@@ -27,17 +27,21 @@ def cam_scores(high_res: np.ndarray, threshold: float) -> torch.Tensor:
 
 
 def write_cam_masks(cam_path, root, rows: pd.DataFrame, mask_dir, *, threshold: float, crf: dict | None,
-                    cam_expect: dict | None = None, provenance: dict | None = None, progress: bool = True) -> dict:
-    """'<mask_dir>/<id>.png' for every row; resumable from a partial folder made with the same record."""
+                    cam_expect: dict | None = None, provenance: dict | None = None, progress: bool = True,
+                    crf_workers: int = 0) -> dict:
+    """'<mask_dir>/<id>.png' for every row; resumable from a partial folder made with the same record.
+
+    crf_workers: processes that run the dCRF (wsss.refine.crf_workers) while this one reads on.
+    """
     layout = open_layout(root)
     cams = CamCache(cam_path, expect=cam_expect)  # refuse a wrong cache before touching any partial output
     work = partial_folder(mask_dir, provenance)
-    with cams:
+    with MaskWriter(crf_workers) as masks, cams:
         todo = [i for i in rows["image_id"] if not (work / f"{i}.png").exists()]
         for image_id in tqdm(todo, desc="cam masks", disable=not progress, mininterval=5):
             entry = cams.read(image_id)
             image = load_image(layout.image(image_id))
-            mask = scores_to_mask(image, cam_scores(entry["high_res"], threshold), entry["keys"], crf)
-            write_label_png(work / f"{image_id}.png", mask)
+            write_mask(masks, work / f"{image_id}.png", image, cam_scores(entry["high_res"], threshold),
+                       entry["keys"], crf)
     finish_folder(mask_dir)
     return {"images": len(rows), "resumed": len(rows) - len(todo)}

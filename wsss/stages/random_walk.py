@@ -14,7 +14,7 @@ from ..io.folders import finish_folder, partial_folder
 from ..io.h5cache import CamCache, CamCacheWriter
 from ..io.png import write_label_png
 from ..methods.cam import background_score
-from ..refine.crf import crf_inference
+from ..refine.crf_workers import MaskWriter, crf_mask
 from ..refine.pairs import pair_affinities
 from ..refine.random_walk import random_walk
 
@@ -39,34 +39,49 @@ def refine_image(model, image: np.ndarray, high_res: np.ndarray, *, alpha_bg: fl
     return random_walk(maps, edges, radius, beta=beta, logt=logt, pair_set=pair_set)
 
 
-def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, crf: dict | None) -> np.ndarray:
-    """Upsample (K+1, h, w) scores to the image, optionally dCRF them, argmax -> (H, W) labels 0/keys."""
+def upsampled_probabilities(image: np.ndarray, scores: torch.Tensor) -> np.ndarray:
+    """(K+1, h, w) scores -> (K+1, H, W) probabilities at the image: bilinear, clamped at 0, normalised."""
     height, width = image.shape[:2]
     up = F.interpolate(scores[None].float(), size=(height, width), mode="bilinear", align_corners=False)[0]
+    probs = up.clamp(min=0).cpu().numpy()
+    return probs / np.maximum(probs.sum(0, keepdims=True), 1e-5)
+
+
+def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, crf: dict | None) -> np.ndarray:
+    """Upsample (K+1, h, w) scores to the image, optionally dCRF them, argmax -> (H, W) labels 0/keys."""
+    values = np.concatenate([[0], keys]).astype(np.uint8)
     if crf is not None:
-        probs = up.clamp(min=0).cpu().numpy()
-        probs = probs / np.maximum(probs.sum(0, keepdims=True), 1e-5)
-        index = crf_inference(image, probs, **crf).argmax(0)
+        return crf_mask(image, upsampled_probabilities(image, scores), crf, values)
+    height, width = image.shape[:2]
+    up = F.interpolate(scores[None].float(), size=(height, width), mode="bilinear", align_corners=False)[0]
+    return values[up.argmax(0).cpu().numpy()]
+
+
+def write_mask(masks: MaskWriter, path, image: np.ndarray, scores: torch.Tensor, keys: np.ndarray,
+               crf: dict | None) -> None:
+    """scores_to_mask's PNG at path; with the dCRF, through masks (its worker processes)."""
+    if crf is None:
+        write_label_png(path, scores_to_mask(image, scores, keys, None))
     else:
-        index = up.argmax(0).cpu().numpy()
-    return np.concatenate([[0], keys]).astype(np.uint8)[index]
+        masks.write(path, image, upsampled_probabilities(image, scores), crf, np.concatenate([[0], keys]))
 
 
 def write_random_walk(model, cam_path, root, rows: pd.DataFrame, mask_dir, scores_path, *, attrs: dict,
                       alpha_bg: float, radius: int, beta: float, logt: int, crf: dict | None, device,
                       pair_set: str = "all_in_image", cam_expect: dict | None = None, provenance: dict | None = None,
-                      progress: bool = True) -> dict:
+                      progress: bool = True, crf_workers: int = 0) -> dict:
     """Pseudo masks '<mask_dir>/<id>.png' and refined scores in one HDF5 file; resumable.
 
     attrs: the scores file's attributes (its partial file is resumed only when they match, so they
     must hold every setting the output depends on, the CRF's included). cam_expect: attributes the
     CAM cache must have. provenance: the record of this work; a partial mask folder made for another
-    record is emptied, not resumed.
+    record is emptied, not resumed. crf_workers: processes that run the dCRF while the walk goes on.
     """
     layout = VOCLayout(root)
     cams = CamCache(cam_path, expect=cam_expect)  # refuse a wrong cache before touching any partial output
     work = partial_folder(mask_dir, provenance)
-    with cams, CamCacheWriter(scores_path, attrs, file_format=RW_FORMAT) as writer:
+    # the dCRF workers fork first, before any HDF5 file is open or torch has run
+    with MaskWriter(crf_workers) as masks, cams, CamCacheWriter(scores_path, attrs, file_format=RW_FORMAT) as writer:
         done = writer.done()
         todo = [i for i in rows["image_id"] if not (i in done and (work / f"{i}.png").exists())]
         for image_id in tqdm(todo, desc="random walk", disable=not progress, mininterval=5):
@@ -74,7 +89,7 @@ def write_random_walk(model, cam_path, root, rows: pd.DataFrame, mask_dir, score
             image = load_image(layout.image(image_id))
             scores = refine_image(model, image, entry["high_res"], alpha_bg=alpha_bg, radius=radius, beta=beta,
                                   logt=logt, device=device, pair_set=pair_set)
-            write_label_png(work / f"{image_id}.png", scores_to_mask(image, scores, entry["keys"], crf))
+            write_mask(masks, work / f"{image_id}.png", image, scores, entry["keys"], crf)
             writer.add(image_id, np.concatenate([[0], entry["keys"]]), image.shape[:2],
                        scores=scores.float().cpu().numpy())
     finish_folder(mask_dir)

@@ -12,7 +12,7 @@ from ..data.transforms import to_tensor
 from ..data.voc import VOCLayout, load_image
 from ..io.folders import finish_folder, partial_folder
 from ..io.png import write_label_png
-from ..refine.crf import crf_inference
+from ..refine.crf_workers import MaskWriter
 
 
 @torch.inference_mode()
@@ -35,20 +35,23 @@ def segment_probabilities(model, image: np.ndarray, *, scales, flip: bool, devic
 
 
 def write_segmentation(model, root, rows: pd.DataFrame, out_dir, *, scales, flip: bool, crf: dict | None,
-                       device, provenance: dict | None = None, progress: bool = True) -> dict:
+                       device, provenance: dict | None = None, progress: bool = True, crf_workers: int = 0) -> dict:
     """'<out_dir>/<id>.png' label masks for every row; resumable.
 
     provenance: the record of this work (runtime.provenance_record); a partial folder made for
-    another record (other settings, another segmenter) is emptied, not resumed.
+    another record (other settings, another segmenter) is emptied, not resumed. crf_workers:
+    processes that run the dCRF (wsss.refine.crf_workers) while the segmenter goes on.
     """
     layout = VOCLayout(root)
     work = partial_folder(out_dir, provenance)
     todo = [i for i in rows["image_id"] if not (work / f"{i}.png").exists()]
-    for image_id in tqdm(todo, desc="segment", disable=not progress, mininterval=5):
-        image = load_image(layout.image(image_id))
-        probs = segment_probabilities(model, image, scales=scales, flip=flip, device=device)
-        if crf is not None:
-            probs = crf_inference(image, probs, **crf)
-        write_label_png(work / f"{image_id}.png", probs.argmax(0).astype(np.uint8))
+    with MaskWriter(crf_workers) as masks:
+        for image_id in tqdm(todo, desc="segment", disable=not progress, mininterval=5):
+            image = load_image(layout.image(image_id))
+            probs = segment_probabilities(model, image, scales=scales, flip=flip, device=device)
+            if crf is None:
+                write_label_png(work / f"{image_id}.png", probs.argmax(0).astype(np.uint8))
+            else:
+                masks.write(work / f"{image_id}.png", image, probs, crf, np.arange(len(probs)))
     finish_folder(out_dir)
     return {"images": len(rows), "resumed": len(rows) - len(todo)}
