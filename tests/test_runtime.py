@@ -94,3 +94,43 @@ def test_save_atomic_records_the_checksum_of_a_large_output(tmp_path, monkeypatc
     checkpoint.save_atomic({"w": torch.zeros(1000)}, tmp_path / "state.pt")
     assert checkpoint.recorded_sha256(tmp_path / "model.pt") == checkpoint._hash_bytes(tmp_path / "model.pt")
     assert not checkpoint.checksum_path(tmp_path / "state.pt").exists()
+
+
+def test_jobs_claim_different_gpus_and_a_freed_gpu_is_claimed_again(tmp_path):
+    """claim_gpu in separate processes, as GPU jobs of one box run: two jobs get GPUs 0 and 1; a third
+    waits while both are held and gets the GPU of the first job once that one has exited."""
+    import select
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    script = textwrap.dedent(f"""
+        import sys
+        from wsss.runtime import claim_gpu
+        print("ready", flush=True)
+        print(claim_gpu(2, {str(tmp_path)!r}, poll_seconds=0.05), flush=True)
+        sys.stdin.read()
+    """)
+    repo = str(Path(__file__).resolve().parents[1])
+    jobs = []
+
+    def job():
+        jobs.append(subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=repo))
+        assert jobs[-1].stdout.readline().strip() == "ready"
+        return jobs[-1]
+
+    try:
+        first = job()
+        assert first.stdout.readline().strip() == "0"
+        assert job().stdout.readline().strip() == "1"
+        third = job()
+        assert select.select([third.stdout], [], [], 1.0)[0] == []  # both GPUs held: it waits
+        first.stdin.close()
+        first.wait(timeout=30)
+        assert third.stdout.readline().strip() == "0"
+    finally:
+        for process in jobs:
+            process.kill()
+            process.wait()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -15,6 +18,10 @@ from . import __version__
 from .errors import WSSSError
 
 REPO = Path(__file__).resolve().parent.parent
+
+#: the GPU locks' folder (one file per GPU index); override with WSSS_GPU_LOCK_DIR
+GPU_LOCK_DIR = Path(os.environ.get("WSSS_GPU_LOCK_DIR", Path(tempfile.gettempdir()) / f"wsss-gpu-locks-{os.getuid()}"))
+_held_gpu_locks = []  # open lock files: a claim lasts as long as the process
 
 
 def job_logger(log_path, name: str) -> logging.Logger:
@@ -52,7 +59,9 @@ def resolve_device(name: str, allow_cpu_fallback: bool = True, log: logging.Logg
     log: the rule's logger (job_logger), so that the fallback warning lands in the rule's log file.
     """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+        if name == "cpu":
+            return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         if allow_cpu_fallback:
             (log or logging.getLogger("wsss")).warning(
@@ -61,7 +70,41 @@ def resolve_device(name: str, allow_cpu_fallback: bool = True, log: logging.Logg
             return torch.device("cpu")
         raise WSSSError(f"config key 'device' is {name!r} but no CUDA GPU is visible "
                         "(set device: auto or allow_cpu_fallback: true)")
+    if name == "cuda" and torch.cuda.device_count() > 1:  # a box of GPUs: one job per GPU
+        index = claim_gpu(torch.cuda.device_count(), log=log)
+        torch.cuda.set_device(index)
+        (log or logging.getLogger("wsss")).info("running on cuda:%d of %d visible GPUs (lock in %s)", index,
+                                                torch.cuda.device_count(), GPU_LOCK_DIR)
+        return torch.device(f"cuda:{index}")
     return torch.device(name)
+
+
+def claim_gpu(count: int, lock_dir=None, *, poll_seconds: float = 1.0, log: logging.Logger | None = None) -> int:
+    """The index of a GPU that no other job on this machine holds, held until this process ends.
+
+    Each of the `count` visible GPUs has a lock file in lock_dir (GPU_LOCK_DIR); a job takes the first
+    one it can lock exclusively (flock) and keeps it open, so `--resources gpu=N` puts N jobs on N
+    different GPUs. The kernel drops the lock when the process exits, killed or not. When every GPU
+    is held, the job waits for one (Snakemake's gpu resource normally prevents that).
+    """
+    lock_dir = Path(lock_dir or GPU_LOCK_DIR)
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        for index in range(count):
+            handle = open(lock_dir / f"gpu{index}.lock", "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            _held_gpu_locks.append(handle)
+            return index
+        if not waited:
+            (log or logging.getLogger("wsss")).warning("all %d GPUs are held by other jobs (%s): waiting",
+                                                       count, lock_dir)
+            waited = True
+        time.sleep(poll_seconds)
 
 
 def git_describe() -> str:
