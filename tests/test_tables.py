@@ -49,7 +49,7 @@ def test_sweep_table_is_sorted_by_value():
     assert table["experiment"].tolist() == ["b", "c", "a"]
     # the value is text, so no fixed-decimal writer rounds 1e-05 to 0.0
     assert table["lambda"].tolist() == ["0", "1e-05", "0.001"]
-    assert to_markdown(table).splitlines()[3] == "| c | 1e-05 | 3.0 | 3.0 | 3.0 | 3.0 |  |"
+    assert to_markdown(table).splitlines()[3] == "| c | 1e-05 | 3.0 | 3.0 | 3.0 | 3.0 |  |  |"  # no mpxap, no pxap
     assert r"c & 1e-05 & 3.0" in to_latex(table)
 
 

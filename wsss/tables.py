@@ -89,12 +89,17 @@ def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
     return "\n".join(lines) + "\n"
 
 
-LOCALIZATION_COLUMNS = ("top1_cls", "top1_loc", "gt_known_loc", "max_box_acc_v2", "mpxap")
+LOCALIZATION_COLUMNS = ("top1_cls", "top1_loc", "gt_known_loc", "max_box_acc_v2", "mpxap", "pxap")
 
 
 def localization_table(summaries: dict) -> pd.DataFrame:
-    """One row per experiment (name -> its evaluate_localization summary) with the WSOL metrics, in %."""
-    rows = [{"experiment": name, **{c: float(summary[c].iloc[0]) for c in LOCALIZATION_COLUMNS}}
+    """One row per experiment (name -> its evaluate_localization summary) with the WSOL metrics, in %.
+
+    mpxap is the mean of per-class PxAPs, pxap wsolevaluation's one curve pooled over every image
+    (its paper number); a summary without a column gives NaN there.
+    """
+    rows = [{"experiment": name, **{c: float(summary[c].iloc[0]) if c in summary else float("nan")
+                                    for c in LOCALIZATION_COLUMNS}}
             for name, summary in summaries.items()]
     return pd.DataFrame(rows, columns=["experiment", *LOCALIZATION_COLUMNS])
 
