@@ -9,11 +9,12 @@ from PIL import Image
 from .classes import IGNORE_INDEX
 
 
-def rescale(image: np.ndarray, scale: float, mask: np.ndarray | None = None):
-    """Resize an (H, W, 3) uint8 image bilinearly (and its mask by nearest) by a factor."""
+def rescale(image: np.ndarray, scale: float, mask: np.ndarray | None = None, resample=Image.BILINEAR):
+    """Resize an (H, W, 3) uint8 image by a factor to (round(H s), round(W s)), at least 1 pixel, with
+    PIL's resample filter (bilinear; bicubic for the PSA / IRN CAM inputs), and its mask by nearest."""
     height, width = image.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    image = np.asarray(Image.fromarray(image).resize(size, resample))
     if mask is not None:
         mask = np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST))
     return image, mask

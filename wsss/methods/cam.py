@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..data.transforms import to_tensor
+from ..data.transforms import rescale, to_tensor
 from .gradcam import class_attention
 
 EPS = 1e-5
@@ -96,8 +96,7 @@ def bicubic_rescale(image: np.ndarray, scale: float) -> np.ndarray:
     """(H, W, 3) uint8 -> (round(H s), round(W s), 3) uint8 by PIL bicubic; scale 1 returns the image."""
     if scale == 1.0:
         return image
-    height, width = scaled_size(image.shape[:2], scale)
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.BICUBIC))
+    return rescale(image, scale, resample=Image.BICUBIC)[0]
 
 
 def scaled_inputs(images: torch.Tensor, scales, resize: str = "bilinear", originals=None, mean=None, std=None):

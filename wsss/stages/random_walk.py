@@ -39,11 +39,14 @@ def refine_image(model, image: np.ndarray, high_res: np.ndarray, *, alpha_bg: fl
     return random_walk(maps, edges, radius, beta=beta, logt=logt, pair_set=pair_set)
 
 
+def upsampled(image: np.ndarray, scores: torch.Tensor) -> torch.Tensor:
+    """(K+1, h, w) scores -> (K+1, H, W) at the image's size, bilinear."""
+    return F.interpolate(scores[None].float(), size=image.shape[:2], mode="bilinear", align_corners=False)[0]
+
+
 def upsampled_probabilities(image: np.ndarray, scores: torch.Tensor) -> np.ndarray:
     """(K+1, h, w) scores -> (K+1, H, W) probabilities at the image: bilinear, clamped at 0, normalised."""
-    height, width = image.shape[:2]
-    up = F.interpolate(scores[None].float(), size=(height, width), mode="bilinear", align_corners=False)[0]
-    probs = up.clamp(min=0).cpu().numpy()
+    probs = upsampled(image, scores).clamp(min=0).cpu().numpy()
     return probs / np.maximum(probs.sum(0, keepdims=True), 1e-5)
 
 
@@ -52,9 +55,7 @@ def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, cr
     values = np.concatenate([[0], keys]).astype(np.uint8)
     if crf is not None:
         return crf_mask(image, upsampled_probabilities(image, scores), crf, values)
-    height, width = image.shape[:2]
-    up = F.interpolate(scores[None].float(), size=(height, width), mode="bilinear", align_corners=False)[0]
-    return values[up.argmax(0).cpu().numpy()]
+    return values[upsampled(image, scores).argmax(0).cpu().numpy()]
 
 
 def write_mask(masks: MaskWriter, path, image: np.ndarray, scores: torch.Tensor, keys: np.ndarray,
