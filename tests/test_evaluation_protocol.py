@@ -13,7 +13,8 @@ from wsss.data.labels import build_label_table, read_label_table, subset_rows
 from wsss.data.voc import VOCLayout, load_mask
 from wsss.errors import DatasetError
 from wsss.io.png import write_label_png
-from wsss.stages.evaluate_masks import evaluate_mask_folder, ground_truth_mask
+from wsss.metrics.ground_truth import ground_truth_mask
+from wsss.stages.evaluate_masks import evaluate_mask_folder
 
 from workflow_helpers import snakemake, write_config
 

@@ -2,8 +2,9 @@ import pytest
 import torch
 from torch import nn
 
+from wsss.methods.base import class_attention
 from wsss.methods.cam import multi_scale_class_maps
-from wsss.methods.gradcam import class_attention, grad_cams
+from wsss.methods.gradcam import grad_cams
 from wsss.models.backbones import Backbone
 from wsss.models.classifier import Classifier
 

@@ -35,10 +35,10 @@ from .io.png import write_label_png
 from .methods.cam import image_cams
 from .models.loading import load_classifier, load_segmenter
 from .refine.crf import crf_inference
+from .refine.masks import scores_to_mask
 from .runtime import resolve_device, set_threads
 from .stages.evaluate_localization import class_scores
 from .stages.make_cam_masks import cam_scores
-from .stages.random_walk import scores_to_mask
 from .stages.segment_images import segment_probabilities
 
 #: The image files read from --images (suffixes compared in lower case).

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data.transforms import rescale, to_tensor
-from .gradcam import class_attention
+from .base import ClassifierMethod, class_attention, register
 
 EPS = 1e-5
 
@@ -163,8 +163,9 @@ def summed_class_maps(model, inputs, flip: bool, out_sizes, attention: str = "ca
 def multi_scale_class_maps(model, images: torch.Tensor, scales, flip: bool, out_sizes, attention: str = "cam"):
     """Sum over scales (and horizontal flips) of ReLU'd class maps, resampled to each size in out_sizes.
 
-    images: (B, 3, H, W) normalised, all one size, resized bilinearly. attention: "cam" (the head on the
-    features) or "gradcam" (wsss.methods.gradcam). Returns one (B, C, h, w) tensor per out size.
+    images: (B, 3, H, W) normalised, all one size, resized bilinearly. attention: the cams.attention
+    method whose maps are summed, "cam" (the head on the features) or "gradcam" (wsss.methods.gradcam;
+    see wsss.methods.base.class_attention). Returns one (B, C, h, w) tensor per out size.
     """
     return summed_class_maps(model, scaled_inputs(images, scales), flip, out_sizes, attention)[0]
 
@@ -199,3 +200,12 @@ def image_cams(model, images: torch.Tensor, keys_per_image, *, scales, flip: boo
             entry += (raw[b, index].float().cpu().numpy(),)
         out.append(entry)
     return out
+
+
+@register("cam")
+class CAM(ClassifierMethod):
+    """cams.attention cam: the classifier's head on its last features (the base attention hook); its
+    training is the empty classifier.methods list, L_cls alone."""
+
+    trains = False
+    attention_choice = True

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import LOCALIZER, ClassifierMethod, classification_loss, register
 from .cam import max_normalise
 from .gradcam import gradcam_maps
 
@@ -41,9 +42,13 @@ def labelled_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return image_index, class_index
 
 
+#: The phase in which the adversary trains on the images the localizer's attention erased.
+ADVERSARY = "adversary"
+
+
 def phase(iteration: int, switch_every: int) -> str:
     """'localizer' for the first switch_every iterations, then 'adversary', and so on in turns."""
-    return "localizer" if (iteration // switch_every) % 2 == 0 else "adversary"
+    return LOCALIZER if (iteration // switch_every) % 2 == 0 else ADVERSARY
 
 
 def pair_class_maps(features: torch.Tensor, cams: torch.Tensor, logits: torch.Tensor,
@@ -125,3 +130,67 @@ class LocalizerAdversary(nn.Module):
         groups += [{**g, "name": f"adversary_{g['name']}"}
                    for g in self.adversary.param_groups(adversary_lr, **kwargs)]
         return groups
+
+
+def erased_pairs(features, cams, logits, images, labels, settings: dict):
+    """Each (image, labelled class) pair's image with the localizer's attention erased.
+
+    features (B, C, h, w), cams (B, K, h, w) and logits (B, K) of the localizer on images (B, 3, H, W);
+    settings: attention, normalisation, omega, sigma. Returns (erased images (N, 3, H, W), class index
+    (N,), image index (N,), attention (N, 1, H, W)).
+    """
+    image_index, class_index = labelled_pairs(labels)
+    maps = pair_class_maps(features, cams, logits, image_index, class_index, settings["attention"])
+    attention = normalised_attention(maps, images.shape[-2:], settings["normalisation"])
+    mask = soft_mask(attention, settings["omega"], settings["sigma"])
+    return erase(images[image_index], mask), class_index, image_index, attention
+
+
+@register("eader")
+class EADER(ClassifierMethod):
+    """The classifier becomes the localizer of a LocalizerAdversary; the two train in turns.
+
+    Localizer's turn: + alpha * attention mining + beta * mean(A), A from the shared forward's (whole
+    image's) maps. Adversary's turn: only its L_cls on the erased images. The saved model is the
+    localizer; the adversary's weights go beside it.
+    """
+
+    defaults = {"omega": 100.0, "sigma": 0.5, "alpha": 0.05, "beta": 1.0e-5, "switch_every": 200,
+                "attention": "cam", "normalisation": "relu_max", "adversary_lr_scale": 1.0}
+
+    def build(self, network, make_classifier):
+        return LocalizerAdversary(network, make_classifier())
+
+    def localizer(self, trained):
+        return trained.localizer
+
+    def param_groups(self, trained, lr, rule):
+        return trained.param_groups(lr, lr * self.settings["adversary_lr_scale"], rule)
+
+    def checkpoint_extras(self, trained):
+        return {"adversary_state_dict": trained.adversary.cpu().state_dict()}
+
+    def phase(self, step):
+        return phase(step.iteration, self.settings["switch_every"])
+
+    def phase_loss(self, turn, trained, images, labels, step):
+        """The adversary's turn: classify the images erased by the (fixed) localizer's attention."""
+        if turn != ADVERSARY:
+            raise ValueError(f"EADER has no phase {turn!r}")
+        features = trained.localizer.features(images)
+        cams = trained.localizer.head(features)
+        erased, _, image_index, _ = erased_pairs(features, cams, cams.mean(dim=(2, 3)), images, labels,
+                                                 self.settings)
+        loss = classification_loss(trained.adversary(erased.detach()), labels[image_index], self.multilabel)
+        return loss, {"adversary": loss.item()}
+
+    def add_loss_terms(self, loss, forward, step):
+        settings = self.settings
+        erased, class_index, _, attention = erased_pairs(forward.features, forward.cams, forward.logits,
+                                                         forward.images, forward.labels, settings)
+        with frozen(forward.trained.adversary):
+            adversary_logits = forward.trained.adversary(erased)
+        mining = attention_mining_loss(adversary_logits, class_index, self.multilabel)
+        area = attention.mean()
+        loss = loss + settings["alpha"] * mining + settings["beta"] * area
+        return loss, {"mining": mining.item(), "area": area.item()}

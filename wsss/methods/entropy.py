@@ -17,6 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .base import ClassifierMethod, register
+
 KINDS = ("none", "entropy", "label_smoothing", "confidence_penalty")
 
 
@@ -93,3 +95,37 @@ def regularised_classification_loss(logits: torch.Tensor, labels: torch.Tensor, 
         return base, parts
     parts[kind] = reg.item()
     return base + lam * reg, parts
+
+
+class LogitRegulariser(ClassifierMethod):
+    """A regulariser of the logits: L_cls becomes regularised_classification_loss of its kind (its name),
+    weighted by the setting `weight_key`."""
+
+    regulariser = True
+    weight_key: str = "lambda"
+
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor):
+        return regularised_classification_loss(logits, labels, kind=self.name, lam=self.settings[self.weight_key],
+                                               multilabel=self.multilabel)
+
+
+@register("entropy")
+class EntropyRegularisation(LogitRegulariser):
+    """+ lambda KL(u || p) (Hwang et al. 2023)."""
+
+    defaults = {"lambda": 1.0e-4}
+
+
+@register("label_smoothing")
+class LabelSmoothing(LogitRegulariser):
+    """Targets y (1 - epsilon) + epsilon / 2 per binary class (Szegedy et al. 2016)."""
+
+    defaults = {"epsilon": 0.1}
+    weight_key = "epsilon"
+
+
+@register("confidence_penalty")
+class ConfidencePenalty(LogitRegulariser):
+    """+ lambda (-H(p)) (Pereyra et al. 2017)."""
+
+    defaults = {"lambda": 0.1}

@@ -13,7 +13,7 @@ import torch
 
 from wsss.models.classifier import global_average_pool
 
-METHODS = ("cam", "gradcam")
+from .base import ClassifierMethod, register
 
 
 def gap_linear_logits(model) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -59,18 +59,19 @@ def grad_cams(model, images: torch.Tensor, classes: Sequence[int] | None = None,
         return gradcam_maps(features, logits, list(classes)).detach()
 
 
-def class_attention(model, images: torch.Tensor, method: str) -> torch.Tensor:
-    """Raw (B, K, h, w) class maps on a common scale: "cam" = model.class_maps(images), "gradcam" =
-    h * w * grad_cams(model, images).
+@register("gradcam")
+class GradCAM(ClassifierMethod):
+    """cams.attention gradcam: h * w * grad_cams(model, images), raw (B, K, h, w) maps on CAM's scale.
 
     Eq. 1's spatial mean puts a factor 1 / (h w) on every Grad-CAM, so in a multi-scale sum the 0.5x
     input would count 16 times more than the 2x one. Multiplying by h * w (the spatial sum of the
     gradients instead of their mean) gives each scale the weight it has for CAM, and Grad-CAM equals
     ReLU(CAM) exactly for a GAP + linear head. One map's max-normalised form is unchanged.
     """
-    if method == "cam":
-        return model.class_maps(images)
-    if method == "gradcam":
+
+    trains = False
+    attention_choice = True
+
+    def attention(self, model, images: torch.Tensor) -> torch.Tensor:
         maps = grad_cams(model, images)
         return maps * (maps.shape[-2] * maps.shape[-1])
-    raise ValueError(f"unknown attention method {method!r}; expected one of {', '.join(METHODS)}")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .base import ClassifierMethod, classification_loss, register
+
 
 def tile(images: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     """(B, C, H, W) -> (rows*cols*B, C, H/rows, W/cols): tile (r, c) of every image, tile-major.
@@ -55,3 +57,25 @@ def reconstruction_loss(cams: torch.Tensor, merged: torch.Tensor, labels: torch.
 def puzzle_maps(class_maps, images: torch.Tensor, grid: tuple[int, int]):
     """(whole-image class maps, merged tile class maps), both (B, C, h, w), from one network."""
     return class_maps(images), merge(class_maps(tile(images, grid)), grid)
+
+
+@register("puzzle")
+class Puzzle(ClassifierMethod):
+    """+ L_p-cls + alpha(t) * L_re on the localizer's step; its tiles' maps come from the localizer."""
+
+    defaults = {"grid": [2, 2], "alpha": 4.0, "ramp": 0.5, "p_cls": True, "re": True}
+
+    def add_loss_terms(self, loss, forward, step):
+        settings, parts = self.settings, {}
+        grid = tuple(settings["grid"])
+        merged = merge(forward.localizer.class_maps(tile(forward.images, grid)), grid)  # (B, K, h, w)
+        if settings["p_cls"]:
+            p_cls = classification_loss(merged.mean(dim=(2, 3)), forward.labels, self.multilabel)
+            loss = loss + p_cls
+            parts["p_cls"] = p_cls.item()
+        if settings["re"]:
+            alpha = alpha_schedule(step.progress, settings["alpha"], settings["ramp"])
+            re = reconstruction_loss(forward.cams, merged, forward.labels)
+            loss = loss + alpha * re
+            parts.update(re=re.item(), alpha=alpha)
+        return loss, parts

@@ -11,8 +11,8 @@ from ..data.labels import has_object_label
 from ..data.voc import VOCLayout, load_mask
 from ..io.h5cache import CamCache
 from ..methods.cam import labels_above, top_class
+from ..metrics.ground_truth import ground_truth_mask
 from ..metrics.miou import confusion_matrix, iou_per_class, mean_iou
-from .evaluate_masks import ground_truth_mask
 
 
 def sweep_confusions(cache: CamCache, layout: VOCLayout, image_ids, thresholds, progress=True,

@@ -27,8 +27,8 @@ from ..data.wsol_layout import load_binary_mask
 from ..errors import CacheError
 from ..io.h5cache import CamCache
 from ..metrics import wsol_protocol
+from ..metrics.ground_truth import ground_truth_mask
 from ..metrics.wsol import BoxAccumulator, ClassPxAPAccumulator, LocalizationAccumulator
-from .evaluate_masks import ground_truth_mask
 
 #: Names of the WSOL evaluation protocols (config localization.protocol).
 PROTOCOLS = ("ours", "wsolevaluation")

@@ -1,5 +1,5 @@
-"""Evaluation stages for folders of label PNGs: pseudo masks, segmentation and affinity labels; and the
-ground-truth mask of an image under the evaluation protocol (config evaluation.masks), for every stage."""
+"""Evaluation stages for folders of label PNGs: pseudo masks, segmentation and affinity labels, each scored
+against the ground-truth mask of the evaluation protocol (wsss.metrics.ground_truth)."""
 
 from __future__ import annotations
 
@@ -13,23 +13,9 @@ from ..data.classes import CLASS_NAMES
 from ..data.voc import VOCLayout, load_mask
 from ..errors import DatasetError
 from ..io.png import read_label_png
+from ..metrics.ground_truth import ground_truth_mask
 from ..metrics.miou import confusion_matrix, iou_per_class, mean_iou
 from ..refine.affinity_labels import affinity_label_scores, affinity_label_stats
-
-
-#: Ground-truth mask folders of a VOC-layout root (config evaluation.masks); auto = VOCLayout.mask's choice.
-MASK_SOURCES = ("auto", "SegmentationClass", "SegmentationClassAug")
-
-
-def ground_truth_mask(layout: VOCLayout, image_id: str, masks: str = "auto") -> Path | None:
-    """The image's ground-truth mask: auto = SegmentationClassAug/<id>.png, else SegmentationClass/<id>.png;
-    or only the named folder's. None when it has none (the image is not scored)."""
-    if masks not in MASK_SOURCES:
-        raise ValueError(f"mask source {masks!r} is not one of {MASK_SOURCES}")
-    if masks == "auto":
-        return layout.mask(image_id)
-    path = layout.root / masks / f"{image_id}.png"
-    return path if path.exists() else None
 
 
 def _pairs(pred_dir, root, image_ids, progress, desc, masks):

@@ -17,7 +17,7 @@ from ..data.voc import load_image
 from ..io.folders import finish_folder, partial_folder
 from ..io.h5cache import CamCache
 from ..refine.crf_workers import MaskWriter
-from .random_walk import write_mask
+from ..refine.masks import write_mask
 
 
 def cam_scores(high_res: np.ndarray, threshold: float) -> torch.Tensor:

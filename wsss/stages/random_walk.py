@@ -12,9 +12,9 @@ from ..data.transforms import to_tensor
 from ..data.voc import VOCLayout, load_image
 from ..io.folders import finish_folder, partial_folder
 from ..io.h5cache import CamCache, CamCacheWriter
-from ..io.png import write_label_png
 from ..methods.cam import background_score
-from ..refine.crf_workers import MaskWriter, crf_mask
+from ..refine.crf_workers import MaskWriter
+from ..refine.masks import write_mask
 from ..refine.pairs import pair_affinities
 from ..refine.random_walk import random_walk
 
@@ -37,34 +37,6 @@ def refine_image(model, image: np.ndarray, high_res: np.ndarray, *, alpha_bg: fl
     maps = F.adaptive_avg_pool2d(maps[None], features.shape[-2:])[0]
     edges = pair_affinities(features, radius, pair_set)[0]  # (P, h, w)
     return random_walk(maps, edges, radius, beta=beta, logt=logt, pair_set=pair_set)
-
-
-def upsampled(image: np.ndarray, scores: torch.Tensor) -> torch.Tensor:
-    """(K+1, h, w) scores -> (K+1, H, W) at the image's size, bilinear."""
-    return F.interpolate(scores[None].float(), size=image.shape[:2], mode="bilinear", align_corners=False)[0]
-
-
-def upsampled_probabilities(image: np.ndarray, scores: torch.Tensor) -> np.ndarray:
-    """(K+1, h, w) scores -> (K+1, H, W) probabilities at the image: bilinear, clamped at 0, normalised."""
-    probs = upsampled(image, scores).clamp(min=0).cpu().numpy()
-    return probs / np.maximum(probs.sum(0, keepdims=True), 1e-5)
-
-
-def scores_to_mask(image: np.ndarray, scores: torch.Tensor, keys: np.ndarray, crf: dict | None) -> np.ndarray:
-    """Upsample (K+1, h, w) scores to the image, optionally dCRF them, argmax -> (H, W) labels 0/keys."""
-    values = np.concatenate([[0], keys]).astype(np.uint8)
-    if crf is not None:
-        return crf_mask(image, upsampled_probabilities(image, scores), crf, values)
-    return values[upsampled(image, scores).argmax(0).cpu().numpy()]
-
-
-def write_mask(masks: MaskWriter, path, image: np.ndarray, scores: torch.Tensor, keys: np.ndarray,
-               crf: dict | None) -> None:
-    """scores_to_mask's PNG at path; with the dCRF, through masks (its worker processes)."""
-    if crf is None:
-        write_label_png(path, scores_to_mask(image, scores, keys, None))
-    else:
-        masks.write(path, image, upsampled_probabilities(image, scores), crf, np.concatenate([[0], keys]))
 
 
 def write_random_walk(model, cam_path, root, rows: pd.DataFrame, mask_dir, scores_path, *, attrs: dict,

@@ -1,105 +1,99 @@
-"""The classifier's loss for an experiment's list of methods; the terms add with their weights.
+"""The classifier's training for an experiment's list of methods (classifier.methods), composed through
+the method interface (wsss.methods.base): the networks they build, their phases and their loss terms.
 
-- always: L_cls, the multi-label soft-margin loss of the GAP logits (CAM / IRN; the softmax
-  cross-entropy for single-label data such as CUB), optionally with one
-  regulariser of the logits: 'entropy' (+ lambda KL(u || p)), 'label_smoothing' or
-  'confidence_penalty' (wsss.methods.entropy);
-- 'puzzle': + L_p-cls + alpha(t) * L_re (wsss.methods.puzzle);
-- 'eader': the model is a LocalizerAdversary; on the localizer's turn + alpha * L_am + beta * mean(A),
-  on the adversary's turn only the adversary's BCE on erased images (wsss.methods.eader).
-With 'puzzle' and 'eader' together the localizer is trained with the Puzzle-CAM terms and the EADER
-terms, its attention taken from the whole image's class maps.
+A step of the localizer's phase (every step, unless a method such as EADER takes its turn) runs one
+shared forward of the classifier, the localizer: features, raw class maps and their GAP logits. L_cls is
+the multi-label soft margin of the logits (the softmax cross-entropy for single-label data such as
+CUB), or the listed regulariser of the logits' loss in its place (at most one: entropy,
+label_smoothing, confidence_penalty). Then every listed method adds its terms, in the registry's
+order (wsss.methods.MODULES): Puzzle-CAM's L_p-cls + alpha(t) L_re, EADER's attention mining and
+area, the latter from the whole image's maps when both are listed. A step of another phase (EADER's
+adversary) is that method's loss alone.
 """
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-
-from ..methods import eader as eader_method
-from ..methods import puzzle as puzzle_method
+from ..methods.base import LOCALIZER, METHODS, ClassifierMethod, Forward, training_methods
 from ..methods.entropy import regularised_classification_loss
 
-REGULARISERS = ("entropy", "label_smoothing", "confidence_penalty")
-METHODS = ("puzzle", "eader") + REGULARISERS
 
+def listed_methods(names, *, multilabel: bool = True, **sections) -> list[ClassifierMethod]:
+    """The methods of a classifier.methods list, each with its settings, in the registry's order.
 
-def classification_loss(logits, labels, multilabel: bool = True):
-    """L_cls of (B, C) logits: multi-label soft margin (mean per-class BCE) against multi-hot labels, or
-    the softmax cross-entropy against one-hot labels (single-label data)."""
-    if multilabel:
-        return F.multilabel_soft_margin_loss(logits, labels)
-    return F.cross_entropy(logits, labels.argmax(dim=1))
-
-
-def _erased_pairs(features, cams, logits, images, labels, cfg):
-    """EADER's erasing: each (image, class) pair's image with the localizer's attention masked out.
-
-    Returns (erased images (N, 3, H, W), class index (N,), image index (N,), attention (N, 1, H, W)).
+    sections: the classifier config's sections by method name (a missing one: the method's defaults).
+    Raises ValueError for a name that is not a training method, or for more than one regulariser.
     """
-    image_index, class_index = eader_method.labelled_pairs(labels)
-    maps = eader_method.pair_class_maps(features, cams, logits, image_index, class_index, cfg["attention"])
-    attention = eader_method.normalised_attention(maps, images.shape[-2:], cfg["normalisation"])
-    mask = eader_method.soft_mask(attention, cfg["omega"], cfg["sigma"])
-    return eader_method.erase(images[image_index], mask), class_index, image_index, attention
-
-
-def _adversary_loss(model, images, labels, cfg, multilabel):
-    """EADER's adversary turn: classify images erased by the (fixed) localizer's attention."""
-    features = model.localizer.features(images)
-    cams = model.localizer.head(features)
-    erased, _, image_index, _ = _erased_pairs(features, cams, cams.mean(dim=(2, 3)), images, labels, cfg)
-    loss = classification_loss(model.adversary(erased.detach()), labels[image_index], multilabel)
-    return loss, {"adversary": loss.item()}
-
-
-def classifier_loss(methods, puzzle: dict | None = None, eader: dict | None = None, weight: float = 0.0,
-                    multilabel: bool = True):
-    """loss_fn(model, (images, labels), step) for a list of methods drawn from METHODS.
-
-    puzzle: {grid, alpha, ramp, p_cls, re}; eader: {omega, sigma, alpha, beta, switch_every, attention,
-    normalisation};
-    weight: lambda of the listed regulariser (epsilon for label smoothing). The model is a
-    Classifier, or a LocalizerAdversary when 'eader' is listed. multilabel False: labels are one-hot
-    and every classification term is a softmax cross-entropy (EADER's mining score a softmax probability).
-    """
-    unknown = set(methods) - set(METHODS)
+    known = training_methods()
+    unknown = set(names) - set(known)
     if unknown:
-        raise ValueError(f"unknown classifier methods {sorted(unknown)} (known: {', '.join(METHODS)})")
-    regularisers = [m for m in methods if m in REGULARISERS]
+        raise ValueError(f"unknown classifier methods {sorted(unknown)} (known: {', '.join(known)})")
+    regularisers = [name for name in names if METHODS[name].regulariser]
     if len(regularisers) > 1:
         raise ValueError(f"at most one classifier regulariser at a time, got {regularisers}")
-    kind = regularisers[0] if regularisers else "none"
-    use_puzzle, use_eader = "puzzle" in methods, "eader" in methods
+    return [METHODS[name](sections.get(name), multilabel=multilabel) for name in known if name in names]
 
-    def loss_fn(model, batch, step):
+
+def build_networks(methods, classifier, make_classifier):
+    """The module to train: the classifier, passed through each method's build in order."""
+    network = classifier
+    for method in methods:
+        network = method.build(network, make_classifier)
+    return network
+
+
+def localizer_of(methods, trained):
+    """The classifier inside the module build_networks returned (each method's build undone, last first)."""
+    for method in reversed(methods):
+        trained = method.localizer(trained)
+    return trained
+
+
+def network_param_groups(methods, trained, lr: float, rule) -> list[dict]:
+    """The optimiser's groups: those of the last method that gives its own, else trained.param_groups."""
+    for method in reversed(methods):
+        groups = method.param_groups(trained, lr, rule)
+        if groups is not None:
+            return groups
+    return trained.param_groups(lr, rule)
+
+
+def checkpoint_extras(methods, trained) -> dict:
+    """Every method's entries for the saved model besides the classifier's weights."""
+    extras = {}
+    for method in methods:
+        extras.update(method.checkpoint_extras(trained))
+    return extras
+
+
+def classifier_loss(names, *, multilabel: bool = True, **sections):
+    """loss_fn(trained, (images, labels), step) -> (loss, {part: float}) for a classifier.methods list.
+
+    trained: the module build_networks made for the same list. sections: as for listed_methods.
+    multilabel False: labels are one-hot and every classification term is a softmax cross-entropy.
+    """
+    methods = listed_methods(names, multilabel=multilabel, **sections)
+    regulariser = next((method for method in methods if method.regulariser), None)
+
+    def loss_fn(trained, batch, step):
         images, labels = batch
-        if use_eader and eader_method.phase(step.iteration, eader["switch_every"]) == "adversary":
-            return _adversary_loss(model, images, labels, eader, multilabel)
-        localizer = model.localizer if use_eader else model
+        for method in methods:
+            phase = method.phase(step)
+            if phase != LOCALIZER:
+                return method.phase_loss(phase, trained, images, labels, step)
+        for method in methods:
+            images, labels = method.transform_batch(images, labels, step)
+        localizer = localizer_of(methods, trained)
         features = localizer.features(images)
         cams = localizer.head(features)               # (B, C, h, w) raw class maps
         logits = cams.mean(dim=(2, 3))                # GAP of the maps == head(GAP(features))
-        loss, parts = regularised_classification_loss(logits, labels, kind=kind, lam=weight, multilabel=multilabel)
-        if use_puzzle:
-            grid = tuple(puzzle["grid"])
-            merged = puzzle_method.merge(localizer.class_maps(puzzle_method.tile(images, grid)), grid)
-            if puzzle["p_cls"]:
-                p_cls = classification_loss(merged.mean(dim=(2, 3)), labels, multilabel)
-                loss = loss + p_cls
-                parts["p_cls"] = p_cls.item()
-            if puzzle["re"]:
-                alpha = puzzle_method.alpha_schedule(step.progress, puzzle["alpha"], puzzle["ramp"])
-                re = puzzle_method.reconstruction_loss(cams, merged, labels)
-                loss = loss + alpha * re
-                parts.update(re=re.item(), alpha=alpha)
-        if use_eader:
-            erased, class_index, _, attention = _erased_pairs(features, cams, logits, images, labels, eader)
-            with eader_method.frozen(model.adversary):
-                adversary_logits = model.adversary(erased)
-            mining = eader_method.attention_mining_loss(adversary_logits, class_index, multilabel)
-            area = attention.mean()
-            loss = loss + eader["alpha"] * mining + eader["beta"] * area
-            parts.update(mining=mining.item(), area=area.item())
+        if regulariser is None:
+            loss, parts = regularised_classification_loss(logits, labels, kind="none", lam=0.0, multilabel=multilabel)
+        else:
+            loss, parts = regulariser.classification_loss(logits, labels)
+        forward = Forward(trained, localizer, images, labels, features, cams, logits)
+        for method in methods:
+            loss, terms = method.add_loss_terms(loss, forward, step)
+            parts.update(terms)
         return loss, parts
 
     return loss_fn
