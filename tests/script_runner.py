@@ -97,7 +97,7 @@ def make_cams_fields(data: Path, labels: Path, model: Path, out: Path, *, split:
             "output": {"cams": out / "cams" / f"{split}.h5"},
             "params": {"root": str(data), "cams": {"scales": [1.0, 0.5], "flip": True, "attention": "cam",
                                                    "resize": "bilinear", "keep_raw": False, "batch_size": 1,
-                                                   "threads": 1},
+                                                   "num_workers": 0, "threads": 1},
                        "device": device, "allow_cpu_fallback": True},
             "log": out / f"make_cams_{split}.log", "wildcards": {"split": split}, "rule": "make_cams"}
 
@@ -131,7 +131,7 @@ def train_classifier_fields(data: Path, labels: Path, out: Path, *, epochs: int 
                   "num_workers": 0, "channels_last": True, "precision": "fp32", "cache_images": False, "threads": 1, "methods": [],
                   "momentum": 0.9, "nesterov": False, "poly_power": 0.9, "lr_step_every": 0, "head_lr_scale": 10,
                   "head_stages": 0, "bias_lr_scale": 1, "bias_weight_decay": True, "batchnorm": "train",
-                  "frozen_stages": 0}
+                  "frozen_stages": 0, "accumulate": 1, "processes": 1, "cudnn_benchmark": False}
     return {"input": {"labels": labels},
             "output": {"model": out / "classifier" / "model.pt", "history": out / "classifier" / "history.tsv"},
             "params": {"root": str(data), "split": "train", "classifier": classifier, "seed": 0, "device": "cpu",

@@ -43,5 +43,25 @@ def test_cached_crops_equal_read_crops_and_later_epochs_read_no_file(tmp_path):
             shutil.move(hidden / "JPEGImages", root / "JPEGImages")
             shutil.move(hidden / "masks", masks)
         for want, got in zip(expected, first + later):
-            for (a_image, a_target), (b_image, b_target) in zip(want, got):
-                assert torch.equal(a_image, b_image) and torch.equal(a_target, b_target)
+            for a, b in zip(want, got):  # (uint8 pixels, valid mask, target)
+                assert len(a) == len(b) == 3 and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_normalising_on_the_device_gives_the_bits_of_float32_numpy_for_every_pixel_value():
+    import numpy as np
+
+    from wsss.data.transforms import crop_tensors, normalise, to_tensor
+
+    image = np.stack([np.arange(256, dtype=np.uint8).reshape(16, 16)] * 3, axis=-1)  # every uint8 value per channel
+    valid = np.ones((16, 16), dtype=bool)
+    valid[:2] = False  # crop padding
+    reference = (image.astype(np.float32) / np.float32(255.0) - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
+    reference[~valid] = 0.0
+    reference = torch.from_numpy(np.ascontiguousarray(reference.transpose(2, 0, 1)))
+    pixels, mask = crop_tensors(image, valid)
+    batch = torch.stack([pixels, pixels.flip(-1)]).contiguous(memory_format=torch.channels_last)
+    masks = torch.stack([mask, mask.flip(-1)])
+    out = normalise(batch, MEAN, STD, masks)  # the loader's uint8 batch, normalised where it trains
+    assert out.dtype == torch.float32 and out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(out[0], reference) and torch.equal(out[1], reference.flip(-1))
+    assert torch.equal(to_tensor(image, MEAN, STD, valid), reference)  # inference's path: the same formula

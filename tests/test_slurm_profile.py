@@ -11,13 +11,13 @@ from workflow_helpers import REPO, SNAKEMAKE
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 
 
-def gpu_rules() -> set[str]:
-    """Rules whose resources ask gpu=1, and the renamed copies `use rule` makes of them."""
+def gpu_rules(ask=r"1") -> set[str]:
+    """Rules whose resources ask gpu=<ask>, and the renamed copies `use rule` makes of them."""
     rules, renamed = set(), {}
     for path in sorted((REPO / "rules").glob("*.smk")):
         text = path.read_text()
         for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^\S|^    (?:use )?rule |\Z)", text, flags=re.M | re.S):
-            if re.search(r"^\s+gpu=1,", body, flags=re.M):
+            if re.search(rf"^\s+gpu={ask},", body, flags=re.M):
                 rules.add(name)
         renamed.update(re.findall(r"use rule (\w+) as (\w+)", text))
     return rules | {copy for original, copy in renamed.items() if original in rules}
@@ -29,6 +29,12 @@ def test_every_gpu_rule_and_its_shard_copy_is_sized_in_the_slurm_profile():
     assert {"make_cams", "make_cams_shard", "random_walk_shard", "segment_images_shard"} <= expected
     missing = sorted(name for name in expected if sized.get(name, {}).get("gpu") != 1)
     assert not missing, f"{PROFILE}: no gpu: 1 entry in set-resources for {missing}"
+    # the training rules ask for config <network>.processes GPUs: a gpu entry in the profile would override it
+    training = gpu_rules(ask=r"training_gpus\(\"\w+\"\)")
+    assert training == {"train_classifier", "train_affinitynet", "train_segmenter"}
+    overriding = sorted(name for name in training if "gpu" in sized.get(name, {}))
+    assert not overriding, f"{PROFILE}: gpu entries override the training rules' processes: {overriding}"
+    assert all("mem_mb" in sized[name] for name in training)  # sized all the same
 
 
 def test_a_sharded_dry_run_gives_the_shard_jobs_the_gpu_sizing(tmp_path):

@@ -1,7 +1,9 @@
 """Torch datasets over the label table: classification crops and whole images for inference.
 
 Augmentation randomness is a pure function of (seed, epoch, index), so an epoch replays exactly
-after a resume and does not depend on the number of loader workers.
+after a resume and does not depend on the number of loader workers. Training crops leave the loader
+as uint8 pixels with their valid mask and are normalised on the training device (on_device), which
+gives the same bits as normalising them in the loader.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .labels import class_keys, label_matrix
-from .transforms import augment, to_tensor
+from .transforms import augment, crop_tensors, normalise
 from .layouts import open_layout
 from .voc import load_image, load_mask
 
@@ -44,6 +46,11 @@ class _Crops(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def on_device(self, batch):
+        """A loaded batch (uint8 pixels, valid mask, target), already on the device -> [normalised images, target]."""
+        pixels, valid, target = batch
+        return [normalise(pixels, self.mean, self.std, valid), target]
+
     def __len__(self):
         return len(self.rows)
 
@@ -52,7 +59,7 @@ class _Crops(Dataset):
 
 
 class ClassificationCrops(_Crops):
-    """(image crop, multi-hot labels) pairs for training a classifier on image-level labels."""
+    """(uint8 crop, valid mask, multi-hot labels) for training a classifier on image-level labels."""
 
     def __init__(self, root, rows: pd.DataFrame, **crop_kwargs):
         super().__init__(root, rows, **crop_kwargs)
@@ -62,11 +69,11 @@ class ClassificationCrops(_Crops):
         image_id = self.rows.at[index, "image_id"]
         image = self._decoded(("image", image_id), lambda: load_image(self.layout.image(image_id)))
         image, _, valid = augment(image, self._rng(index), crop=self.crop, scale_range=self.scale_range)
-        return to_tensor(image, self.mean, self.std, valid), torch.from_numpy(self.labels[index].copy())
+        return (*crop_tensors(image, valid), torch.from_numpy(self.labels[index].copy()))
 
 
 class SegmentationCrops(_Crops):
-    """(image crop, label crop) pairs; labels come from PNG masks (pseudo, affinity or true)."""
+    """(uint8 crop, valid mask, label crop); labels come from PNG masks (pseudo, affinity or true)."""
 
     def __init__(self, root, rows: pd.DataFrame, mask_path, **crop_kwargs):
         super().__init__(root, rows, **crop_kwargs)
@@ -78,7 +85,7 @@ class SegmentationCrops(_Crops):
         mask = self._decoded(("mask", image_id),
                              lambda: load_mask(self.mask_path(image_id), expected_size=image.shape[:2]))
         image, mask, valid = augment(image, self._rng(index), crop=self.crop, scale_range=self.scale_range, mask=mask)
-        return to_tensor(image, self.mean, self.std, valid), torch.from_numpy(mask.astype(np.int64))
+        return (*crop_tensors(image, valid), torch.from_numpy(mask.astype(np.int64)))
 
 
 class WholeImages(Dataset):

@@ -1,4 +1,4 @@
-"""Training augmentation (random rescale, crop, flip) and input normalisation, on numpy arrays."""
+"""Training augmentation (random rescale, crop, flip) on numpy arrays, and input normalisation in torch."""
 
 from __future__ import annotations
 
@@ -52,9 +52,33 @@ def augment(image, rng: np.random.Generator, *, crop: int, scale_range=(0.7, 1.3
                        None if mask is None else np.ascontiguousarray(mask))
 
 
-def to_tensor(image: np.ndarray, mean, std, valid: np.ndarray | None = None) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (3, H, W) float32 normalised; padded pixels (valid False) set to 0."""
-    array = (image.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+def normalise(images: torch.Tensor, mean, std, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """(..., 3, H, W) uint8 images -> float32 (x / 255 - mean) / std per channel, on the images' device;
+    pixels where valid (..., H, W) is False (crop padding) are 0. The memory format follows the input.
+
+    Each operation is one correctly rounded float32 division or subtraction, so the CPU and a CUDA device
+    give the same bits, and a batch normalised on the device equals its images normalised one by one.
+    """
+    shape = (3, 1, 1)
+    mean = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
+    std = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
+    array = (images.float() / 255.0 - mean) / std
     if valid is not None:
-        array[~valid] = 0.0
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+        array = array.masked_fill(~valid.unsqueeze(-3), 0.0)
+    if images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last):
+        array = array.contiguous(memory_format=torch.channels_last)  # (masked_fill gives NCHW)
+    return array
+
+
+def crop_tensors(image: np.ndarray, valid: np.ndarray | None = None):
+    """(H, W, 3) uint8 -> (3, H, W) uint8 tensor, and the (H, W) bool valid mask (all True when None),
+    as the training loader ships them: a quarter of float32's bytes, normalised on the device."""
+    pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    valid = np.ones(image.shape[:2], dtype=bool) if valid is None else valid
+    return pixels, torch.from_numpy(np.ascontiguousarray(valid))
+
+
+def to_tensor(image: np.ndarray, mean, std, valid: np.ndarray | None = None) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 normalised (normalise); padded pixels (valid False) set to 0."""
+    pixels, valid = crop_tensors(image, valid)
+    return normalise(pixels, mean, std, valid).contiguous()

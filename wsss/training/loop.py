@@ -11,7 +11,7 @@ weights as an uninterrupted one on the CPU, wherever it was killed.
 
 from __future__ import annotations
 
-import math
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -20,11 +20,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..errors import WSSSError
 from ..io.checkpoint import load, save_atomic
+from . import distributed
 from .freezing import keep_frozen
 
 
@@ -176,11 +178,68 @@ def to_device(value, device, memory_format=torch.contiguous_format):
     return value.contiguous(memory_format=memory_format) if value.dim() == 4 else value
 
 
+def micro_batch_size(batch_size: int, processes: int = 1, accumulate: int = 1) -> int:
+    """The images one forward sees: the global batch split over processes and accumulation steps."""
+    if accumulate < 1 or batch_size % (processes * accumulate):
+        raise TrainingError(f"batch_size {batch_size} does not split into {processes} process(es) x {accumulate} "
+                            f"accumulation step(s) of equal size")
+    return batch_size // (processes * accumulate)
+
+
+def training_batches(n: int, batch_size: int, seed: int, *, epochs: int, start_epoch: int = 0, start_step: int = 0,
+                     rank: int = 0, processes: int = 1, accumulate: int = 1) -> list[list[tuple[int, int]]]:
+    """The micro-batches one process loads from (start_epoch, start_step) to the end, as (epoch, index) lists.
+
+    Step s of epoch e is the global batch epoch_order(n, seed, e)[s B:(s + 1) B]; process `rank` takes
+    its consecutive share of B / processes, in `accumulate` consecutive micro-batches. The union over
+    processes and micro-batches is the one-process batch, so the data do not depend on the split.
+    """
+    share, micro = batch_size // processes, micro_batch_size(batch_size, processes, accumulate)
+    steps_per_epoch, out = n // batch_size, []
+    for epoch in range(start_epoch, epochs):
+        order = epoch_order(n, seed, epoch)
+        for step in range(start_step if epoch == start_epoch else 0, steps_per_epoch):
+            mine = order[step * batch_size + rank * share:step * batch_size + (rank + 1) * share]
+            out.extend([(epoch, i) for i in mine[k * micro:(k + 1) * micro]] for k in range(accumulate))
+    return out
+
+
+class EpochItems(Dataset):
+    """A dataset indexed by (epoch, index): sets the epoch of its (augmenting) dataset, then gives the item.
+
+    The epoch travels with each index, so one loader (and its workers) serves the whole training.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return self.dataset[index]
+
+
+class _Objective(torch.nn.Module):
+    """loss_fn bound to its model as a module, so that DistributedDataParallel sees each step's forward."""
+
+    def __init__(self, model, loss_fn):
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, batch, step):
+        return self.loss_fn(self.model, batch, step)
+
+
 def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedule, param_groups,
         state_path, digest: str, device, seed: int = 0, num_workers: int = 0, log=print,
         progress: bool = True, on_epoch_end: Callable | None = None, checkpoint_every: int = 0,
         checkpoint_seconds: float | None = 600.0, channels_last: bool = False,
-        precision: str = "fp32") -> list[dict]:
+        precision: str = "fp32", accumulate: int = 1, cudnn_benchmark: bool = False,
+        unused_parameters: bool = False) -> list[dict]:
     """Train model on dataset for schedule.epochs, resuming from state_path when its digest matches.
 
     loss_fn(model, batch, step) -> (loss, {name: float}) computes one batch's loss; step is a Step
@@ -194,17 +253,34 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
     weights as an uninterrupted one: the skipped batches are never loaded, and batch order and
     augmentation depend only on (seed, epoch, index).
 
+    One DataLoader serves the whole run (its workers start once; its own generator, so loading draws
+    nothing from the global RNG), with pinned memory on CUDA. A dataset with on_device(batch) has each
+    batch finished there (the crops' uint8 pixels normalised on the device).
+
     channels_last stores the model's 4-d weights and the batches' images as NHWC, which the CPU's
     oneDNN and cuDNN convolutions run faster; the arithmetic stays fp32 (other kernels, so other
-    last bits than NCHW, and as deterministic).
+    last bits than NCHW, and as deterministic). cudnn_benchmark lets cuDNN time its algorithms for
+    the (fixed) crop size on CUDA: faster, and not bitwise reproducible.
 
     precision "bf16" runs loss_fn under bf16 autocast: the networks' convolutions and matrix products
     in bfloat16, while weights, gradients and the optimiser stay fp32 and every network returns its
     output in fp32, so that the losses are fp32 arithmetic.
+
+    accumulate splits each batch into that many micro-batches whose gradients add up to one step, with
+    each micro-batch's loss divided by accumulate: the same step for losses that are means over the
+    batch, at a fraction of the activation memory. Inside a torch.distributed group (launch) each
+    process trains its share of every batch under DistributedDataParallel; only rank 0 writes the state
+    and shows progress, and the history holds the means over the processes. unused_parameters: some
+    steps leave trainable parameters without a gradient (EADER's alternating turns), which
+    DistributedDataParallel must then look for.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
-    state_path = Path(state_path)
+    rank, processes = distributed.world()
+    micro_batch_size(schedule.batch_size, processes, accumulate)
+    state_path, device = Path(state_path), torch.device(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = cudnn_benchmark
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device, memory_format=memory_format)
     optimizer = make_optimizer(param_groups, schedule)
@@ -212,22 +288,31 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
     if steps_per_epoch == 0:
         raise TrainingError(f"{len(dataset)} training images are fewer than one batch of {schedule.batch_size}")
     total = steps_per_epoch * schedule.epochs
-    start_epoch, start_step, history, sums, counts, saved_rng = 0, 0, [], {}, {}, None
+    start_epoch, start_step, history, sums, counts = 0, 0, [], {}, {}
     if state_path.exists():
         state = load(state_path)
         if state.get("digest") == digest:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             start_epoch, start_step, history = state["epoch"], state.get("step", 0), state["history"]
-            sums, counts, saved_rng = state.get("sums", {}), state.get("counts", {}), state.get("rng")
+            sums, counts = state.get("sums", {}), state.get("counts", {})
+            if state.get("rng") is not None:
+                set_rng_state(state["rng"])
             iteration = state.get("iteration", start_epoch * steps_per_epoch)
-            log(f"resuming from {state_path} at epoch {start_epoch + 1}/{schedule.epochs} step "
-                f"{start_step}/{steps_per_epoch} (iteration {iteration}/{total})")
-        else:
+            if rank == 0:
+                log(f"resuming from {state_path} at epoch {start_epoch + 1}/{schedule.epochs} step "
+                    f"{start_step}/{steps_per_epoch} (iteration {iteration}/{total})")
+        elif rank == 0:
             log(f"ignoring {state_path}: it was made with other training parameters or inputs")
+    objective = None
+    if processes > 1:
+        objective = DistributedDataParallel(_Objective(model, loss_fn), find_unused_parameters=unused_parameters,
+                                            device_ids=[device.index] if device.type == "cuda" else None)
 
     def save(epoch: int, step: int) -> None:
         """State after `step` steps of epoch (0-based); step == steps_per_epoch is saved as the next epoch's 0."""
+        if rank != 0:
+            return
         if step == steps_per_epoch:
             epoch, step = epoch + 1, 0
         save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -237,46 +322,55 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
                      "rng": rng_state(), "epoch": epoch, "step": step, "iteration": epoch * steps_per_epoch + step,
                      "sums": dict(sums), "counts": dict(counts), "history": history, "digest": digest}, state_path)
 
-    last_save = time.monotonic()
-    for epoch in range(start_epoch, schedule.epochs):
-        keep_frozen(model.train())  # frozen BatchNorm / stages (wsss.training.freezing) stay in eval mode
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch)
-        first = start_step if epoch == start_epoch else 0
-        order = epoch_order(len(dataset), seed, epoch)
-        batches = [order[i * schedule.batch_size:(i + 1) * schedule.batch_size] for i in range(first, steps_per_epoch)]
-        loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers)
-        if saved_rng is not None and first == 0:  # saved at an epoch's end: the loader draws from it next
-            set_rng_state(saved_rng)
-        batch_iter = iter(loader)  # (draws the loader's base seed from the global torch RNG)
-        if saved_rng is not None and first > 0:  # saved mid-epoch, after this epoch's loader drew its seed
-            set_rng_state(saved_rng)
-        saved_rng = None
-        if first == 0:
-            sums, counts = {}, {}  # steps that reported each part (EADER's turns report different parts)
-        bar = tqdm(batch_iter, total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{schedule.epochs}",
-                   disable=not progress, mininterval=5)
-        for step, batch in enumerate(bar, start=first):
-            iteration = epoch * steps_per_epoch + step
-            poly_lr(optimizer, iteration, total, schedule.poly_power, steps_per_epoch=steps_per_epoch,
-                    step_every=schedule.lr_step_every)
-            batch = [to_device(b, device, memory_format) for b in batch]
+    def forward_backward(batch, step: Step, epoch: int, index: int, sync: bool):
+        """One micro-batch: its loss and parts, after adding its gradient (DDP averages them when sync)."""
+        batch = [to_device(b, device, memory_format) for b in batch]
+        if hasattr(dataset, "on_device"):
+            batch = [to_device(b, device, memory_format) for b in dataset.on_device(batch)]
+        with contextlib.ExitStack() as stack:
+            if objective is not None and not sync:
+                stack.enter_context(objective.no_sync())
             with autocast(device, precision):
-                loss, parts = loss_fn(model, batch, Step(iteration, total))
-            if not math.isfinite(loss.item()):
+                loss, parts = objective(batch, step) if objective is not None else loss_fn(model, batch, step)
+            if not distributed.all_finite(loss.item(), device):
                 kept = (f"last good checkpoint kept at {state_path}" if state_path.exists()
                         else "no checkpoint saved yet")
                 raise TrainingError(
-                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1} step {step + 1} "
-                    f"(iteration {iteration + 1}); {kept}"
+                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1} step {index + 1} "
+                    f"(iteration {step.iteration + 1}); {kept}"
                 )
+            (loss / accumulate if accumulate > 1 else loss).backward()
+        return loss.item(), parts
+
+    batches = training_batches(len(dataset), schedule.batch_size, seed, epochs=schedule.epochs,
+                               start_epoch=start_epoch, start_step=start_step, rank=rank, processes=processes,
+                               accumulate=accumulate)
+    loader = DataLoader(EpochItems(dataset), batch_sampler=batches, num_workers=num_workers,
+                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
+    micro_batches = iter(loader)
+    last_save = time.monotonic()
+    for epoch in range(start_epoch, schedule.epochs):
+        keep_frozen(model.train())  # frozen BatchNorm / stages (wsss.training.freezing) stay in eval mode
+        first = start_step if epoch == start_epoch else 0
+        if first == 0:
+            sums, counts = {}, {}  # steps that reported each part (EADER's turns report different parts)
+        bar = tqdm(range(first, steps_per_epoch), total=steps_per_epoch, initial=first,
+                   desc=f"epoch {epoch + 1}/{schedule.epochs}", disable=not progress or rank != 0, mininterval=5)
+        for step in bar:
+            iteration = epoch * steps_per_epoch + step
+            poly_lr(optimizer, iteration, total, schedule.poly_power, steps_per_epoch=steps_per_epoch,
+                    step_every=schedule.lr_step_every)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            reports = [forward_backward(next(micro_batches), Step(iteration, total), epoch, step, sync=k == accumulate - 1)
+                       for k in range(accumulate)]
             optimizer.step()
-            for name, value in {"loss": loss.item(), **parts}.items():
+            values = step_means(reports)
+            if processes > 1:
+                values = dict(zip(values, distributed.all_mean(list(values.values()), device)))
+            for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + float(value)
                 counts[name] = counts.get(name, 0) + 1
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            bar.set_postfix(loss=f"{values['loss']:.4f}", refresh=False)
             done = step + 1
             if done < steps_per_epoch and (
                     (checkpoint_every and (iteration + 1) % checkpoint_every == 0)
@@ -285,10 +379,35 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
                 last_save = time.monotonic()
         means = {"epoch": epoch + 1, **{k: v / counts[k] for k, v in sums.items()}}
         history.append(means)
-        log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in means.items()))
+        if rank == 0:
+            log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in means.items()))
         sums, counts = {}, {}
         save(epoch, steps_per_epoch)
         last_save = time.monotonic()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
     return history
+
+
+def fit_network(model, dataset, loss_fn, cfg: dict, *, param_groups, device, state_path, digest: str, seed: int,
+                log=print, unused_parameters: bool = False) -> list[dict]:
+    """fit with a network section's settings (classifier, affinitynet, segmentation): its schedule, loader
+    workers, memory format, precision (resolved), gradient accumulation and cuDNN autotuning."""
+    return fit(model, dataset, loss_fn, schedule=Schedule.from_config(cfg), param_groups=param_groups,
+               state_path=state_path, digest=digest, device=device, seed=seed, num_workers=cfg["num_workers"],
+               log=log, channels_last=cfg["channels_last"], precision=cfg["precision"], accumulate=cfg["accumulate"],
+               cudnn_benchmark=cfg["cudnn_benchmark"], unused_parameters=unused_parameters)
+
+
+def step_means(reports) -> dict[str, float]:
+    """One step's {'loss', part: value} from its micro-batches' (loss, parts): each the mean over the
+    micro-batches that reported it (with one micro-batch, its values as they are)."""
+    if len(reports) == 1:
+        loss, parts = reports[0]
+        return {"loss": loss, **parts}
+    sums, counts = {}, {}
+    for loss, parts in reports:
+        for name, value in {"loss": loss, **parts}.items():
+            sums[name] = sums.get(name, 0.0) + float(value)
+            counts[name] = counts.get(name, 0) + 1
+    return {name: sums[name] / counts[name] for name in sums}

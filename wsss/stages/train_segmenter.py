@@ -1,0 +1,49 @@
+"""The train_segmenter stage: the DeepLab-style segmenter on label PNGs (pseudo masks, or true masks: the upper bound)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from ..data.datasets import SegmentationCrops
+from ..data.voc import VOCLayout
+from ..io.checkpoint import load
+from ..models.deeplab import build_segmenter
+from ..runtime import set_threads
+from ..training.freezing import freeze
+from ..training.loop import fit_network
+from ..training.param_groups import GroupRule
+from ..training.segmentation import segmentation_loss
+
+
+def train_segmenter(device, job: dict):
+    """Build and train the segmenter of job on device; returns (model, history).
+
+    job: cfg (the segmentation section, precision resolved), seed, threads, root, rows (the label
+    table's training rows), masks (the folder of <image_id>.png labels, or None for the dataset's true
+    masks), classifier (checkpoint whose backbone initialises it, or None), state, digest, log (logger
+    name). One call per data-parallel process (wsss.training.distributed.launch).
+    """
+    cfg = job["cfg"]
+    set_threads(job["threads"], processes=cfg["processes"], workers=cfg["num_workers"])
+    log = logging.getLogger(job["log"])
+    torch.manual_seed(job["seed"])
+    model = build_segmenter(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
+    if job["classifier"] is not None:
+        model.load_backbone_from_classifier(load(job["classifier"])["state_dict"])
+        log.info("backbone initialised from %s", job["classifier"])
+    freeze(model.backbone, cfg["batchnorm"], cfg["frozen_stages"])
+    if job["masks"] is None:
+        mask_path = VOCLayout(job["root"]).mask
+    else:
+        masks = Path(job["masks"])
+        mask_path = lambda image_id: masks / f"{image_id}.png"  # noqa: E731
+    dataset = SegmentationCrops(job["root"], job["rows"], mask_path, crop=cfg["crop_size"],
+                                scale_range=cfg["scale_range"], mean=model.backbone.mean, std=model.backbone.std,
+                                seed=job["seed"], cache_images=cfg["cache_images"])
+    history = fit_network(model, dataset, segmentation_loss, cfg,
+                          param_groups=model.param_groups(cfg["lr"], GroupRule.from_config(cfg)), device=device,
+                          state_path=job["state"], digest=job["digest"], seed=job["seed"], log=log.info)
+    return model, history
