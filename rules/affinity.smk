@@ -3,7 +3,7 @@
 
 rule make_affinity_labels:
     input:
-        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        cams=owned("cams", "{dataset}/{experiment}/seed{seed}/cams/{split}.h5"),
         classifier=classifier_model,  # the cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
         code=code(
@@ -14,11 +14,11 @@ rule make_affinity_labels:
         ),
         masks=needs_masks("make_affinity_labels (the refinement branch)"),
     output:
-        labels=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
+        labels=directory(results("{dataset}/{experiment}/seed{seed}/affinity_labels/{split}")),
     log:
-        results("{dataset}/{experiment}/logs/make_affinity_labels_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/make_affinity_labels_{split}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/make_affinity_labels_{split}.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/make_affinity_labels_{split}.tsv")
     params:
         shards=config["shards"],
         root=data_root(),
@@ -33,13 +33,18 @@ rule make_affinity_labels:
 
 rule evaluate_affinity_labels:
     input:
-        labels_dir=results("{dataset}/{experiment}/affinity_labels/{split}"),
+        labels_dir=results("{dataset}/{experiment}/seed{seed}/affinity_labels/{split}"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("metrics/miou.py", "refine/affinity_labels.py", "stages/evaluate_masks.py"),
+        code=code(
+            "metrics/miou.py",
+            "metrics/ground_truth.py",
+            "refine/affinity_labels.py",
+            "stages/evaluate_masks.py",
+        ),
     output:
-        scores=results("{dataset}/{experiment}/eval/affinity_labels_{split}.tsv"),
+        scores=results("{dataset}/{experiment}/seed{seed}/eval/affinity_labels_{split}.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/evaluate_affinity_labels_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/evaluate_affinity_labels_{split}.log"),
     params:
         root=data_root(),
         evaluation=config["evaluation"],
@@ -51,35 +56,43 @@ rule evaluate_affinity_labels:
 
 rule train_affinitynet:
     input:
-        affinity_labels=owned("affinity_labels", f"{{dataset}}/{{experiment}}/affinity_labels/{TRAIN_SPLIT}"),
+        affinity_labels=owned(
+            "affinity_labels", f"{{dataset}}/{{experiment}}/seed{{seed}}/affinity_labels/{TRAIN_SPLIT}"
+        ),
         classifier=classifier_model,
         labels=results("{dataset}/labels.tsv"),
         code=code(
             "models/affinitynet.py",
             "refine/pairs.py",
+            "stages/train_affinitynet.py",
             "training/affinitynet.py",
             "training/loop.py",
+            "training/distributed.py",
             "training/freezing.py",
             "training/param_groups.py",
+            "data/datasets.py",
+            "data/transforms.py",
         ),
     output:
-        model=results("{dataset}/{experiment}/affinitynet/model.pt"),
-        history=results("{dataset}/{experiment}/affinitynet/history.tsv"),
+        model=results("{dataset}/{experiment}/seed{seed}/affinitynet/model.pt"),
+        history=results("{dataset}/{experiment}/seed{seed}/affinitynet/history.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/train_affinitynet.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/train_affinitynet.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/train_affinitynet.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/train_affinitynet.tsv")
     params:
         root=data_root(),
         split=TRAIN_SPLIT,
         affinitynet=lambda wildcards: section(wildcards.experiment, "affinitynet"),
-        seed=config["seed"],
+        seed=job_seed,
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
-        state=lambda wildcards: results(f"{wildcards.dataset}/{wildcards.experiment}/.state/train_affinitynet.pt"),
+        state=lambda wildcards: results(
+            f"{wildcards.dataset}/{wildcards.experiment}/seed{wildcards.seed}/.state/train_affinitynet.pt"
+        ),
     threads: config["affinitynet"]["threads"]
     resources:
-        gpu=1,
+        gpu=training_gpus("affinitynet"),
     conda:
         "../envs/wsss.yaml"
     script:

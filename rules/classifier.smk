@@ -4,40 +4,42 @@
 rule train_classifier:
     input:
         labels=results("{dataset}/labels.tsv"),
-        code=code(
+        code=method_code(
+            "stages/train_classifier.py",
             "training/loop.py",
+            "training/distributed.py",
             "training/freezing.py",
             "training/param_groups.py",
             "training/classifier.py",
             "models/classifier.py",
             "models/backbones.py",
-            "methods/puzzle.py",
-            "methods/eader.py",
-            "methods/entropy.py",
-            "methods/gradcam.py",
-            "methods/cam.py",
+            "methods/base.py",
+            "methods/entropy.py",  # L_cls of every experiment
             "data/datasets.py",
             "data/transforms.py",
+            methods="classifier/methods",
         ),
     output:
-        model=results("{dataset}/{experiment}/classifier/model.pt"),
-        history=results("{dataset}/{experiment}/classifier/history.tsv"),
+        model=results("{dataset}/{experiment}/seed{seed}/classifier/model.pt"),
+        history=results("{dataset}/{experiment}/seed{seed}/classifier/history.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/train_classifier.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/train_classifier.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/train_classifier.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/train_classifier.tsv")
     params:
         root=data_root(),
         split=TRAIN_SPLIT,
         classifier=lambda wildcards: classifier_section(wildcards.experiment),
-        seed=config["seed"],
+        seed=job_seed,
         multilabel=MULTILABEL,
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
-        state=lambda wildcards: results(f"{wildcards.dataset}/{wildcards.experiment}/.state/train_classifier.pt"),
+        state=lambda wildcards: results(
+            f"{wildcards.dataset}/{wildcards.experiment}/seed{wildcards.seed}/.state/train_classifier.pt"
+        ),
     threads: config["classifier"]["threads"]
     resources:
-        gpu=1,
+        gpu=training_gpus("classifier"),
     conda:
         "../envs/wsss.yaml"
     script:

@@ -6,6 +6,8 @@ import re
 
 from snakemake.exceptions import WorkflowError
 
+from wsss.methods import MODULES as METHOD_MODULES
+
 
 def deep_merge(base, overrides):
     """base with overrides applied key by key into nested dicts (lists and scalars are replaced)."""
@@ -72,6 +74,8 @@ def drop_duplicate_sweeps(merged, sweep_names):
 
 
 DATASET = config["dataset"]["name"]
+#: Every run experiment is trained and scored once per seed, under <experiment>/seed<k>/.
+SEEDS = list(config["seeds"])
 SWEEP_EXPERIMENTS = add_sweep_experiments()
 EXPERIMENT_CONFIG = experiment_configs()
 SWEEP_EXPERIMENTS = drop_duplicate_sweeps(EXPERIMENT_CONFIG, SWEEP_EXPERIMENTS)
@@ -123,6 +127,7 @@ wildcard_constraints:
     experiment="|".join(re.escape(name) for name in EXPERIMENTS),
     split="|".join(ALL_SPLITS),
     supervision="pseudo|gt",
+    seed="|".join(str(seed) for seed in SEEDS),
 
 
 def results(path):
@@ -196,9 +201,9 @@ def section(experiment, name):
 def classifier_section(experiment):
     """The classifier section without the settings of methods it does not use (so they rerun nothing)."""
     cfg = section(experiment, "classifier")
-    for method in ("puzzle", "eader", "entropy", "label_smoothing", "confidence_penalty"):
+    for method in METHOD_MODULES:  # a training method's settings are classifier.<its name>
         if method not in cfg["methods"]:
-            cfg.pop(method)  # (the schema allows at most one of the three regularisers)
+            cfg.pop(method, None)
     if "puzzle" in cfg:
         rows, cols = cfg["puzzle"]["grid"]
         if cfg["crop_size"] % rows or cfg["crop_size"] % cols:
@@ -214,12 +219,34 @@ def code(*modules):
     return [f"{workflow.basedir}/wsss/{module}" for module in modules]
 
 
+def method_files(experiment, setting):
+    """The library modules of the methods an experiment's setting names, from the registry's table
+    (wsss.methods.MODULES). setting: a config path, classifier/methods (a list) or cams/attention (one name)."""
+    name, key = setting.split("/")
+    names = section(experiment, name)[key]
+    names = [names] if isinstance(names, str) else names
+    return [f"methods/{module}.py" for method in names for module in METHOD_MODULES[method]]
+
+
+def method_code(*modules, methods):
+    """Input function: code(*modules) and the modules of the methods the job's experiment names in the
+    setting `methods` (method_files), so that editing a method reruns only the experiments that use it."""
+
+    def function(wildcards):
+        return code(*dict.fromkeys([*modules, *method_files(wildcards.experiment, methods)]))
+
+    return function
+
+
 # --- shared stages -------------------------------------------------------------------------------
 # Every stage output is owned by the first experiment (in config order) whose settings for that stage
 # and everything upstream of it are equal; other experiments read it from the owner's folder, so e.g.
 # cam+gradcam reuses cam's classifier and an experiment that only turns on the random walk's dCRF
 # reuses cam's CAMs, affinity labels and AffinityNet. Adding an experiment at the end of the list
-# never moves a shared stage, so it reruns nothing of the others.
+# never moves a shared stage, so it reruns nothing of the others. Every stage of an experiment depends
+# on the seed (the classifier's, or the segmenter's for an upper bound that does not start from it),
+# so the seed is in every path, <experiment>/seed<k>/, not in the keys: experiments share a stage only
+# at the same seed, and a new seed adds folders without touching the others'.
 
 
 def settings(experiment, name):
@@ -235,7 +262,7 @@ def stage_key(experiment, stage):
     up = functools.partial(stage_key, experiment)
     own = functools.partial(settings, experiment)
     parts = {
-        "classifier": lambda: [MULTILABEL, config["seed"], own("classifier")],
+        "classifier": lambda: [MULTILABEL, own("classifier")],
         "cams": lambda: [up("classifier"), own("cams")],
         "cam_eval": lambda: [up("cams"), own("evaluate_cams")],
         "localization": lambda: [up("cams"), own("localization")],
@@ -246,7 +273,6 @@ def stage_key(experiment, stage):
         "pseudo_masks": lambda: [up(pseudo_mask_stage(experiment))],
         "segmenter": lambda: [up("pseudo_masks"), own("segmentation"), own("crf")],
         "upper_bound": lambda: [
-            config["seed"],
             own("segmentation"),
             own("crf"),
             up("classifier") if own("segmentation")["init_from_classifier"] else None,
@@ -283,6 +309,11 @@ def owned(stage, path):
     return function
 
 
+def job_seed(wildcards):
+    """The seed of a job's network (its initialisation, batch order and augmentation)."""
+    return int(wildcards.seed)
+
+
 def segmenter_stage(wildcards):
     return "upper_bound" if wildcards.supervision == "gt" else "segmenter"
 
@@ -292,26 +323,29 @@ def mask_folder(stage):
     return {"random_walk": "pseudo_masks", "cam_masks": "cam_masks"}[stage]
 
 
-classifier_model = owned("classifier", "{dataset}/{experiment}/classifier/model.pt")
-upper_bound_scores = owned("upper_bound", f"{{dataset}}/{{experiment}}/eval/segmentation_gt_{VAL_SPLIT}.tsv")
+classifier_model = owned("classifier", "{dataset}/{experiment}/seed{seed}/classifier/model.pt")
+upper_bound_scores = owned(
+    "upper_bound", f"{{dataset}}/{{experiment}}/seed{{seed}}/eval/segmentation_gt_{VAL_SPLIT}.tsv"
+)
 
 
-def pseudo_mask_folder(experiment, dataset, split):
-    """The experiment's pseudo masks of split, under the owner of the stage that makes them."""
-    stage = pseudo_mask_stage(experiment)
-    return owned_result(stage, experiment, f"{{dataset}}/{{experiment}}/{mask_folder(stage)}/{split}", dataset=dataset)
+def pseudo_mask_folder(wildcards, split):
+    """The pseudo masks of split for the job's experiment and seed, under the owner of the stage that makes them."""
+    stage = pseudo_mask_stage(wildcards.experiment)
+    path = f"{{dataset}}/{{experiment}}/seed{{seed}}/{mask_folder(stage)}/{split}"
+    return owned_result(stage, wildcards.experiment, path, dataset=wildcards.dataset, seed=wildcards.seed)
 
 
 def pseudo_mask_input(wildcards):
     """The experiment's pseudo-mask folder of the job's split (for its evaluation and overlays)."""
-    return pseudo_mask_folder(wildcards.experiment, wildcards.dataset, wildcards.split)
+    return pseudo_mask_folder(wildcards, wildcards.split)
 
 
 def segmentation_masks(wildcards):
     """Training masks: the experiment's pseudo masks, or (upper bound) the dataset's own."""
     if wildcards.supervision == "gt":
         return []
-    return [pseudo_mask_folder(wildcards.experiment, wildcards.dataset, TRAIN_SPLIT)]
+    return [pseudo_mask_folder(wildcards, TRAIN_SPLIT)]
 
 
 def segmenter_init(wildcards):
@@ -329,8 +363,9 @@ def affinity_label_scores(wildcards):
         owned_result(
             "affinity_labels",
             wildcards.experiment,
-            f"{{dataset}}/{{experiment}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv",
+            f"{{dataset}}/{{experiment}}/seed{{seed}}/eval/affinity_labels_{TRAIN_SPLIT}.tsv",
             dataset=wildcards.dataset,
+            seed=wildcards.seed,
         )
     ]
 
@@ -349,21 +384,30 @@ def paper_table(name, caption):
 
 
 def summaries_of(names):
-    return expand(results("{{dataset}}/{experiment}/summary.tsv"), experiment=names)
+    """The named experiments' summaries at every seed, seed-major (wsss.tables.read_seed_summaries' order)."""
+    return [results(f"{{dataset}}/{name}/seed{seed}/summary.tsv") for seed in SEEDS for name in names]
 
 
 def localization_of(names):
-    """The localization scores of the named experiments (each from the owner of its CAMs' evaluation)."""
+    """The localization scores of the named experiments at every seed, seed-major (each from the owner
+    of its CAMs' evaluation)."""
     return [
         owned_result(
             "localization",
             name,
-            "{dataset}/{experiment}/eval/localization_{split}.tsv",
+            "{dataset}/{experiment}/seed{seed}/eval/localization_{split}.tsv",
             dataset=DATASET,
+            seed=seed,
             split=config["localization"]["split"],
         )
+        for seed in SEEDS
         for name in names
     ]
+
+
+def table_baseline(names):
+    """The row a table's other rows are compared with, seed by seed: tables.baseline where the table lists it."""
+    return BASELINE if BASELINE in names else None
 
 
 def sweep_values():
@@ -390,6 +434,15 @@ if config["tables"]["sweep"] is not None and config["tables"]["sweep"] not in co
     )
 TABLE_SWEEP = sweep_values() if config["tables"]["sweep"] else {}
 TABLE_LOCALIZATION = chosen_experiments(config["localization"]["experiments"], "localization.experiments")
+BASELINE = config["tables"]["baseline"]
+if BASELINE is not None:
+    chosen_experiments([BASELINE], "tables.baseline")
+
+
+def sweep_baseline():
+    """The sweep table's baseline: the experiment of the sweep's first value (e.g. lambda 0)."""
+    first = config["sweeps"][config["tables"]["sweep"]]["values"][0]
+    return next((name for name, value in TABLE_SWEEP.items() if value == first), None)
 
 
 def table_targets():
@@ -407,5 +460,11 @@ def print_results_location():
         print(f"localization table: {results(f'{DATASET}/localization.md')}")
         return
     for experiment in RUN_EXPERIMENTS:
-        print(f"results: {results(f'{DATASET}/{experiment}/summary.tsv')}")
+        for seed in SEEDS:
+            print(f"results: {results(f'{DATASET}/{experiment}/seed{seed}/summary.tsv')}")
     print(f"experiments compared: {results(f'{DATASET}/experiments.md')}")
+
+
+def training_gpus(network):
+    """The GPUs of a training job: its network's data-parallel processes (config <network>.processes)."""
+    return lambda wildcards: section(wildcards.experiment, network)["processes"]

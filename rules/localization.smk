@@ -4,22 +4,22 @@
 rule evaluate_localization:
     input:
         model=classifier_model,
-        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        cams=owned("cams", "{dataset}/{experiment}/seed{seed}/cams/{split}.h5"),
         labels=results("{dataset}/labels.tsv"),
         code=code(
             "metrics/wsol.py",
             "metrics/wsol_protocol.py",
             "methods/boxes.py",
+            "metrics/ground_truth.py",
             "stages/evaluate_localization.py",
-            "stages/evaluate_masks.py",
         ),
     output:
-        summary=results("{dataset}/{experiment}/eval/localization_{split}.tsv"),
-        per_class=results("{dataset}/{experiment}/eval/localization_{split}_pxap.tsv"),
+        summary=results("{dataset}/{experiment}/seed{seed}/eval/localization_{split}.tsv"),
+        per_class=results("{dataset}/{experiment}/seed{seed}/eval/localization_{split}_pxap.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/evaluate_localization_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/evaluate_localization_{split}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/evaluate_localization_{split}.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/evaluate_localization_{split}.tsv")
     params:
         root=data_root(),
         localization=lambda wildcards: section(wildcards.experiment, "localization"),
@@ -47,6 +47,8 @@ rule localization_table:
         results("{dataset}/logs/localization_table.log"),
     params:
         experiments=LOCALIZATION_EXPERIMENTS,
+        seeds=SEEDS,
+        baseline=table_baseline(LOCALIZATION_EXPERIMENTS),
     conda:
         "../envs/wsss.yaml"
     script:

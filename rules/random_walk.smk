@@ -4,8 +4,8 @@
 
 rule random_walk:
     input:
-        model=owned("affinitynet", "{dataset}/{experiment}/affinitynet/model.pt"),
-        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        model=owned("affinitynet", "{dataset}/{experiment}/seed{seed}/affinitynet/model.pt"),
+        cams=owned("cams", "{dataset}/{experiment}/seed{seed}/cams/{split}.h5"),
         classifier=classifier_model,  # the CAM cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
         code=code(
@@ -14,15 +14,16 @@ rule random_walk:
             "refine/pairs.py",
             "refine/crf.py",
             "refine/crf_workers.py",
+            "refine/masks.py",
             "stages/random_walk.py",
         ),
     output:
-        masks=directory(results("{dataset}/{experiment}/pseudo_masks/{split}")),
-        scores=results("{dataset}/{experiment}/random_walk/{split}.h5"),
+        masks=directory(results("{dataset}/{experiment}/seed{seed}/pseudo_masks/{split}")),
+        scores=results("{dataset}/{experiment}/seed{seed}/random_walk/{split}.h5"),
     log:
-        results("{dataset}/{experiment}/logs/random_walk_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/random_walk_{split}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/random_walk_{split}.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/random_walk_{split}.tsv")
     params:
         shards=config["shards"],
         root=data_root(),
@@ -43,22 +44,22 @@ rule random_walk:
 
 rule make_cam_masks:
     input:
-        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
+        cams=owned("cams", "{dataset}/{experiment}/seed{seed}/cams/{split}.h5"),
         classifier=classifier_model,  # the CAM cache must come from it (CamCache expect)
         labels=results("{dataset}/labels.tsv"),
         code=code(
             "methods/cam.py",
             "stages/make_cam_masks.py",
-            "stages/random_walk.py",
+            "refine/masks.py",
             "refine/crf.py",
             "refine/crf_workers.py",
         ),
     output:
-        masks=directory(results("{dataset}/{experiment}/cam_masks/{split}")),
+        masks=directory(results("{dataset}/{experiment}/seed{seed}/cam_masks/{split}")),
     log:
-        results("{dataset}/{experiment}/logs/make_cam_masks_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/make_cam_masks_{split}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/make_cam_masks_{split}.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/make_cam_masks_{split}.tsv")
     params:
         shards=config["shards"],
         root=data_root(),
@@ -76,11 +77,11 @@ rule evaluate_pseudo_masks:
     input:
         masks=pseudo_mask_input,
         labels=results("{dataset}/labels.tsv"),
-        code=code("metrics/miou.py", "stages/evaluate_masks.py"),
+        code=code("metrics/miou.py", "metrics/ground_truth.py", "stages/evaluate_masks.py"),
     output:
-        scores=results("{dataset}/{experiment}/eval/pseudo_masks_{split}.tsv"),
+        scores=results("{dataset}/{experiment}/seed{seed}/eval/pseudo_masks_{split}.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/evaluate_pseudo_masks_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/evaluate_pseudo_masks_{split}.log"),
     params:
         root=data_root(),
         evaluation=config["evaluation"],

@@ -8,21 +8,25 @@ REPORT_OVERLAY_IMAGES = config["report"]["overlay_images"]
 
 rule plot_per_class_iou:
     input:
-        cams=owned("cam_eval", f"{{dataset}}/{{experiment}}/eval/cams_{TRAIN_SPLIT}.tsv"),
-        pseudo_masks=owned("pseudo_masks", f"{{dataset}}/{{experiment}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"),
-        segmentation=owned("segmenter", f"{{dataset}}/{{experiment}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"),
+        cams=owned("cam_eval", f"{{dataset}}/{{experiment}}/seed{{seed}}/eval/cams_{TRAIN_SPLIT}.tsv"),
+        pseudo_masks=owned(
+            "pseudo_masks", f"{{dataset}}/{{experiment}}/seed{{seed}}/eval/pseudo_masks_{TRAIN_SPLIT}.tsv"
+        ),
+        segmentation=owned(
+            "segmenter", f"{{dataset}}/{{experiment}}/seed{{seed}}/eval/segmentation_pseudo_{VAL_SPLIT}.tsv"
+        ),
         upper_bound=upper_bound_scores,
         code=code("figures.py"),
     output:
         figure=report(
-            results("{dataset}/{experiment}/figures/per_class_iou.png"),
+            results("{dataset}/{experiment}/seed{seed}/figures/per_class_iou.png"),
             caption="../report/per_class_iou.rst",
             category="Figures",
             subcategory="Per-class IoU",
-            labels={"experiment": "{experiment}", "figure": "per-class IoU"},
+            labels={"experiment": "{experiment}", "seed": "{seed}", "figure": "per-class IoU"},
         ),
     log:
-        results("{dataset}/{experiment}/logs/plot_per_class_iou.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/plot_per_class_iou.log"),
     params:
         train_split=TRAIN_SPLIT,
         val_split=VAL_SPLIT,
@@ -35,22 +39,22 @@ rule plot_per_class_iou:
 
 rule make_overlays:
     input:
-        cams=owned("cams", "{dataset}/{experiment}/cams/{split}.h5"),
-        affinity_labels=owned("affinity_labels", "{dataset}/{experiment}/affinity_labels/{split}"),
+        cams=owned("cams", "{dataset}/{experiment}/seed{seed}/cams/{split}.h5"),
+        affinity_labels=owned("affinity_labels", "{dataset}/{experiment}/seed{seed}/affinity_labels/{split}"),
         pseudo_masks=pseudo_mask_input,
         labels=results("{dataset}/labels.tsv"),
         code=code("figures.py"),
         masks=needs_masks("make_overlays (affinity labels and pseudo masks)"),
     output:
         figure=report(
-            results("{dataset}/{experiment}/figures/overlays_{split}.png"),
+            results("{dataset}/{experiment}/seed{seed}/figures/overlays_{split}.png"),
             caption="../report/overlays.rst",
             category="Figures",
             subcategory="Overlays",
-            labels={"experiment": "{experiment}", "figure": "overlays ({split})"},
+            labels={"experiment": "{experiment}", "seed": "{seed}", "figure": "overlays ({split})"},
         ),
     log:
-        results("{dataset}/{experiment}/logs/make_overlays_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/make_overlays_{split}.log"),
     params:
         root=data_root(),
         n_images=REPORT_OVERLAY_IMAGES,
@@ -62,21 +66,30 @@ rule make_overlays:
         "../workflow_scripts/make_overlays.py"
 
 
-#: What the report shows for the run experiments: their figures and summaries, and the comparison (for
-#: wsolevaluation data, which has no class masks, the localization table).
+#: What the report shows for the run experiments: their figures and summaries at every seed, and the
+#: comparison (for wsolevaluation data, which has no class masks, the localization table).
 REPORT_INPUTS = (
     [results(f"{DATASET}/localization.tsv")]
     if IS_WSOL
     else expand(
-        results("{dataset}/{experiment}/figures/per_class_iou.png"), dataset=DATASET, experiment=RUN_EXPERIMENTS
-    )
-    + expand(
-        results("{dataset}/{experiment}/figures/overlays_{split}.png"),
+        results("{dataset}/{experiment}/seed{seed}/figures/per_class_iou.png"),
         dataset=DATASET,
         experiment=RUN_EXPERIMENTS,
+        seed=SEEDS,
+    )
+    + expand(
+        results("{dataset}/{experiment}/seed{seed}/figures/overlays_{split}.png"),
+        dataset=DATASET,
+        experiment=RUN_EXPERIMENTS,
+        seed=SEEDS,
         split=TRAIN_SPLIT,
     )
-    + expand(results("{dataset}/{experiment}/summary.tsv"), dataset=DATASET, experiment=RUN_EXPERIMENTS)
+    + expand(
+        results("{dataset}/{experiment}/seed{seed}/summary.tsv"),
+        dataset=DATASET,
+        experiment=RUN_EXPERIMENTS,
+        seed=SEEDS,
+    )
     + [results(f"{DATASET}/experiments.tsv")]
 )
 

@@ -10,32 +10,34 @@ rule train_segmenter:
         labels=results("{dataset}/labels.tsv"),
         code=code(
             "models/deeplab.py",
+            "stages/train_segmenter.py",
             "training/segmentation.py",
             "training/loop.py",
+            "training/distributed.py",
             "training/freezing.py",
             "training/param_groups.py",
             "data/datasets.py",
         ),
     output:
-        model=results("{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
-        history=results("{dataset}/{experiment}/segmenter/{supervision}/history.tsv"),
+        model=results("{dataset}/{experiment}/seed{seed}/segmenter/{supervision}/model.pt"),
+        history=results("{dataset}/{experiment}/seed{seed}/segmenter/{supervision}/history.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/train_segmenter_{supervision}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/train_segmenter_{supervision}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/train_segmenter_{supervision}.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/train_segmenter_{supervision}.tsv")
     params:
         root=data_root(),
         split=TRAIN_SPLIT,
         segmentation=lambda wildcards: section(wildcards.experiment, "segmentation"),
-        seed=config["seed"],
+        seed=job_seed,
         device=config["device"],
         allow_cpu_fallback=config["allow_cpu_fallback"],
         state=lambda wildcards: results(
-            f"{wildcards.dataset}/{wildcards.experiment}/.state/train_segmenter_{wildcards.supervision}.pt"
+            f"{wildcards.dataset}/{wildcards.experiment}/seed{wildcards.seed}/.state/train_segmenter_{wildcards.supervision}.pt"
         ),
     threads: config["segmentation"]["threads"]
     resources:
-        gpu=1,
+        gpu=training_gpus("segmentation"),
     conda:
         "../envs/wsss.yaml"
     script:
@@ -44,15 +46,15 @@ rule train_segmenter:
 
 rule segment_images:
     input:
-        model=owned(segmenter_stage, "{dataset}/{experiment}/segmenter/{supervision}/model.pt"),
+        model=owned(segmenter_stage, "{dataset}/{experiment}/seed{seed}/segmenter/{supervision}/model.pt"),
         labels=results("{dataset}/labels.tsv"),
         code=code("stages/segment_images.py", "refine/crf.py", "refine/crf_workers.py"),
     output:
-        masks=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),
+        masks=directory(results("{dataset}/{experiment}/seed{seed}/segmentation/{supervision}/{split}")),
     log:
-        results("{dataset}/{experiment}/logs/segment_images_{supervision}_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/segment_images_{supervision}_{split}.log"),
     benchmark:
-        results("{dataset}/{experiment}/benchmarks/segment_images_{supervision}_{split}.tsv")
+        results("{dataset}/{experiment}/seed{seed}/benchmarks/segment_images_{supervision}_{split}.tsv")
     params:
         shards=config["shards"],
         root=data_root(),
@@ -71,13 +73,13 @@ rule segment_images:
 
 rule evaluate_segmentation:
     input:
-        masks=owned(segmenter_stage, "{dataset}/{experiment}/segmentation/{supervision}/{split}"),
+        masks=owned(segmenter_stage, "{dataset}/{experiment}/seed{seed}/segmentation/{supervision}/{split}"),
         labels=results("{dataset}/labels.tsv"),
-        code=code("metrics/miou.py", "stages/evaluate_masks.py"),
+        code=code("metrics/miou.py", "metrics/ground_truth.py", "stages/evaluate_masks.py"),
     output:
-        scores=results("{dataset}/{experiment}/eval/segmentation_{supervision}_{split}.tsv"),
+        scores=results("{dataset}/{experiment}/seed{seed}/eval/segmentation_{supervision}_{split}.tsv"),
     log:
-        results("{dataset}/{experiment}/logs/evaluate_segmentation_{supervision}_{split}.log"),
+        results("{dataset}/{experiment}/seed{seed}/logs/evaluate_segmentation_{supervision}_{split}.log"),
     params:
         root=data_root(),
         evaluation=config["evaluation"],

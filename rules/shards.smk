@@ -12,53 +12,61 @@ if config["shards"] > 1:
 
     use rule make_cams as make_cams_shard with:
         output:
-            cams=temp(results("{dataset}/{experiment}/cams/{split}.shards/{shard}.h5")),
+            cams=temp(results("{dataset}/{experiment}/seed{seed}/cams/{split}.shards/{shard}.h5")),
         log:
-            results("{dataset}/{experiment}/logs/make_cams_{split}_shard{shard}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/make_cams_{split}_shard{shard}.log"),
         benchmark:
-            results("{dataset}/{experiment}/benchmarks/make_cams_{split}_shard{shard}.tsv")
+            results("{dataset}/{experiment}/seed{seed}/benchmarks/make_cams_{split}_shard{shard}.tsv")
 
     use rule make_affinity_labels as make_affinity_labels_shard with:
         output:
-            labels=temp(directory(results("{dataset}/{experiment}/affinity_labels/{split}.shards/{shard}"))),
+            labels=temp(directory(results("{dataset}/{experiment}/seed{seed}/affinity_labels/{split}.shards/{shard}"))),
         log:
-            results("{dataset}/{experiment}/logs/make_affinity_labels_{split}_shard{shard}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/make_affinity_labels_{split}_shard{shard}.log"),
         benchmark:
-            results("{dataset}/{experiment}/benchmarks/make_affinity_labels_{split}_shard{shard}.tsv")
+            results("{dataset}/{experiment}/seed{seed}/benchmarks/make_affinity_labels_{split}_shard{shard}.tsv")
 
     use rule random_walk as random_walk_shard with:
         output:
-            masks=temp(directory(results("{dataset}/{experiment}/pseudo_masks/{split}.shards/{shard}"))),
-            scores=temp(results("{dataset}/{experiment}/random_walk/{split}.shards/{shard}.h5")),
+            masks=temp(directory(results("{dataset}/{experiment}/seed{seed}/pseudo_masks/{split}.shards/{shard}"))),
+            scores=temp(results("{dataset}/{experiment}/seed{seed}/random_walk/{split}.shards/{shard}.h5")),
         log:
-            results("{dataset}/{experiment}/logs/random_walk_{split}_shard{shard}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/random_walk_{split}_shard{shard}.log"),
         benchmark:
-            results("{dataset}/{experiment}/benchmarks/random_walk_{split}_shard{shard}.tsv")
+            results("{dataset}/{experiment}/seed{seed}/benchmarks/random_walk_{split}_shard{shard}.tsv")
 
     use rule make_cam_masks as make_cam_masks_shard with:
         output:
-            masks=temp(directory(results("{dataset}/{experiment}/cam_masks/{split}.shards/{shard}"))),
+            masks=temp(directory(results("{dataset}/{experiment}/seed{seed}/cam_masks/{split}.shards/{shard}"))),
         log:
-            results("{dataset}/{experiment}/logs/make_cam_masks_{split}_shard{shard}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/make_cam_masks_{split}_shard{shard}.log"),
         benchmark:
-            results("{dataset}/{experiment}/benchmarks/make_cam_masks_{split}_shard{shard}.tsv")
+            results("{dataset}/{experiment}/seed{seed}/benchmarks/make_cam_masks_{split}_shard{shard}.tsv")
 
     use rule segment_images as segment_images_shard with:
         output:
-            masks=temp(directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}.shards/{shard}"))),
+            masks=temp(
+                directory(
+                    results("{dataset}/{experiment}/seed{seed}/segmentation/{supervision}/{split}.shards/{shard}")
+                )
+            ),
         log:
-            results("{dataset}/{experiment}/logs/segment_images_{supervision}_{split}_shard{shard}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/segment_images_{supervision}_{split}_shard{shard}.log"),
         benchmark:
-            results("{dataset}/{experiment}/benchmarks/segment_images_{supervision}_{split}_shard{shard}.tsv")
+            results(
+                "{dataset}/{experiment}/seed{seed}/benchmarks/segment_images_{supervision}_{split}_shard{shard}.tsv"
+            )
 
     rule merge_cams:
         input:
-            h5=expand(results("{{dataset}}/{{experiment}}/cams/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
+            h5=expand(
+                results("{{dataset}}/{{experiment}}/seed{{seed}}/cams/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS
+            ),
             code=MERGE_CODE,
         output:
-            h5=results("{dataset}/{experiment}/cams/{split}.h5"),
+            h5=results("{dataset}/{experiment}/seed{seed}/cams/{split}.h5"),
         log:
-            results("{dataset}/{experiment}/logs/merge_cams_{split}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/merge_cams_{split}.log"),
         conda:
             "../envs/wsss.yaml"
         script:
@@ -67,13 +75,14 @@ if config["shards"] > 1:
     rule merge_affinity_labels:
         input:
             folders=expand(
-                results("{{dataset}}/{{experiment}}/affinity_labels/{{split}}.shards/{shard}"), shard=SHARD_IDS
+                results("{{dataset}}/{{experiment}}/seed{{seed}}/affinity_labels/{{split}}.shards/{shard}"),
+                shard=SHARD_IDS,
             ),
             code=MERGE_CODE,
         output:
-            folder=directory(results("{dataset}/{experiment}/affinity_labels/{split}")),
+            folder=directory(results("{dataset}/{experiment}/seed{seed}/affinity_labels/{split}")),
         log:
-            results("{dataset}/{experiment}/logs/merge_affinity_labels_{split}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/merge_affinity_labels_{split}.log"),
         conda:
             "../envs/wsss.yaml"
         script:
@@ -81,14 +90,20 @@ if config["shards"] > 1:
 
     rule merge_random_walk:
         input:
-            folders=expand(results("{{dataset}}/{{experiment}}/pseudo_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
-            h5=expand(results("{{dataset}}/{{experiment}}/random_walk/{{split}}.shards/{shard}.h5"), shard=SHARD_IDS),
+            folders=expand(
+                results("{{dataset}}/{{experiment}}/seed{{seed}}/pseudo_masks/{{split}}.shards/{shard}"),
+                shard=SHARD_IDS,
+            ),
+            h5=expand(
+                results("{{dataset}}/{{experiment}}/seed{{seed}}/random_walk/{{split}}.shards/{shard}.h5"),
+                shard=SHARD_IDS,
+            ),
             code=MERGE_CODE,
         output:
-            folder=directory(results("{dataset}/{experiment}/pseudo_masks/{split}")),
-            h5=results("{dataset}/{experiment}/random_walk/{split}.h5"),
+            folder=directory(results("{dataset}/{experiment}/seed{seed}/pseudo_masks/{split}")),
+            h5=results("{dataset}/{experiment}/seed{seed}/random_walk/{split}.h5"),
         log:
-            results("{dataset}/{experiment}/logs/merge_random_walk_{split}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/merge_random_walk_{split}.log"),
         conda:
             "../envs/wsss.yaml"
         script:
@@ -96,12 +111,14 @@ if config["shards"] > 1:
 
     rule merge_cam_masks:
         input:
-            folders=expand(results("{{dataset}}/{{experiment}}/cam_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS),
+            folders=expand(
+                results("{{dataset}}/{{experiment}}/seed{{seed}}/cam_masks/{{split}}.shards/{shard}"), shard=SHARD_IDS
+            ),
             code=MERGE_CODE,
         output:
-            folder=directory(results("{dataset}/{experiment}/cam_masks/{split}")),
+            folder=directory(results("{dataset}/{experiment}/seed{seed}/cam_masks/{split}")),
         log:
-            results("{dataset}/{experiment}/logs/merge_cam_masks_{split}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/merge_cam_masks_{split}.log"),
         conda:
             "../envs/wsss.yaml"
         script:
@@ -110,14 +127,16 @@ if config["shards"] > 1:
     rule merge_segmentation:
         input:
             folders=expand(
-                results("{{dataset}}/{{experiment}}/segmentation/{{supervision}}/{{split}}.shards/{shard}"),
+                results(
+                    "{{dataset}}/{{experiment}}/seed{{seed}}/segmentation/{{supervision}}/{{split}}.shards/{shard}"
+                ),
                 shard=SHARD_IDS,
             ),
             code=MERGE_CODE,
         output:
-            folder=directory(results("{dataset}/{experiment}/segmentation/{supervision}/{split}")),
+            folder=directory(results("{dataset}/{experiment}/seed{seed}/segmentation/{supervision}/{split}")),
         log:
-            results("{dataset}/{experiment}/logs/merge_segmentation_{supervision}_{split}.log"),
+            results("{dataset}/{experiment}/seed{seed}/logs/merge_segmentation_{supervision}_{split}.log"),
         conda:
             "../envs/wsss.yaml"
         script:

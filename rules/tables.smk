@@ -1,5 +1,6 @@
 # The paper tables: the per-experiment TSVs arranged as the papers' tables, as TSV, Markdown and LaTeX.
-# `snakemake tables` builds every table the config asks for and reruns only what is stale.
+# `snakemake tables` builds every table the config asks for and reruns only what is stale. Over several
+# seeds each cell is mean ± std, and each row gets its paired difference from the table's baseline.
 
 
 rule table_methods:
@@ -13,6 +14,8 @@ rule table_methods:
     params:
         kind="methods",
         experiments=TABLE_METHODS,
+        seeds=SEEDS,
+        baseline=table_baseline(TABLE_METHODS),
         train_split=TRAIN_SPLIT,
         val_split=VAL_SPLIT,
     conda:
@@ -32,6 +35,8 @@ rule table_puzzle_ablation:
     params:
         kind="puzzle_ablation",
         experiments=TABLE_PUZZLE,
+        seeds=SEEDS,
+        baseline=table_baseline(TABLE_PUZZLE),
         terms={
             name: (
                 {
@@ -62,6 +67,8 @@ rule table_refinement:
     params:
         kind="refinement",
         experiments=TABLE_REFINEMENT,
+        seeds=SEEDS,
+        baseline=table_baseline(TABLE_REFINEMENT),
         settings={
             name: {
                 "random_walk": section(name, "pseudo_masks")["source"] == "random_walk",
@@ -92,6 +99,8 @@ rule table_localization:
     params:
         kind="localization",
         experiments=TABLE_LOCALIZATION,
+        seeds=SEEDS,
+        baseline=table_baseline(TABLE_LOCALIZATION),
     conda:
         "../envs/wsss.yaml"
     script:
@@ -109,6 +118,8 @@ rule table_sweep:
     params:
         kind="sweep",
         experiments=list(TABLE_SWEEP),
+        seeds=SEEDS,
+        baseline=sweep_baseline() if TABLE_SWEEP else None,
         values=TABLE_SWEEP,
         key=config["sweeps"][config["tables"]["sweep"]]["key"] if TABLE_SWEEP else "",
     conda:

@@ -43,5 +43,5 @@ def test_bad_image_or_mask_stops_before_training(tmp_path, damage, problem):
     assert out.returncode != 0
     assert problem in text, text[-3000:]
     assert not (tmp_path / "results/tinyvoc/labels.tsv").exists()
-    assert not list((tmp_path / "results/tinyvoc").glob("*/classifier/model.pt"))
+    assert not list((tmp_path / "results/tinyvoc").glob("*/seed*/classifier/model.pt"))
     assert "rule train_classifier" not in text  # never started

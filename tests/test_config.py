@@ -18,6 +18,9 @@ SCHEMA = load_schema(REPO / "config.schema.yaml")
     ({"segmentation": {"backbone": "resnet18"}},
      "config key segmentation.backbone: 'resnet18' is not one of ['smallnet', 'resnet50', 'resnet101', 'mobilenet_v2']"),
     ({"device": "gpu"}, "config key device: 'gpu' does not match"),
+    ({"seed": 3}, "config key (top level): unknown key(s) ('seed' was unexpected); seed is now seeds, a list"),
+    ({"seeds": [0, 0]}, "config key seeds: [0, 0] has non-unique elements"),
+    ({"tables": {"baseline": 3}}, "config key tables.baseline: 3 is not of type 'string', 'null'"),
 ])
 def test_each_mistake_is_one_line_naming_the_key(config, line):
     errors = config_errors(config, SCHEMA)
@@ -40,6 +43,7 @@ def test_every_mistake_is_reported_with_a_prefix():
     ({"classifier": {"epochs": 0}}, "config key classifier.epochs: 0 is less than the minimum of 1"),
     ({"dataset": {"eval_splits": ["train", "test"]}},
      "config key dataset.eval_splits: split 'test' is not one of dataset.splits ['train', 'val']"),
+    ({"tables": {"baseline": "camm"}}, "config key tables.baseline: 'camm' is not one of the experiments"),
 ])
 def test_the_dag_stops_before_any_job_with_that_line(tmp_path, overrides, line):
     write_config(tmp_path, overrides)

@@ -87,7 +87,8 @@ def test_training_killed_mid_epoch_resumes_from_its_checkpoint_to_the_same_weigh
 def test_make_cams_killed_leaves_no_cache_and_resumes_to_the_same_content(tiny, tmp_path):
     fields = make_cams_fields(tiny["data"], tiny["labels"], tiny["classifier"], tmp_path)
     cams = fields["output"]["cams"]
-    child = run_killed(tmp_path, "make_cams", fields, kill="wsss.stages.make_cams:image_cams", after=2)
+    # SIGKILL in the writer thread, inside the third image's maps (cam, high_res per image): two are done
+    child = run_killed(tmp_path, "make_cams", fields, kill="wsss.io.h5cache:_dataset", after=4)
     assert child.returncode == KILLED, child.stderr[-2000:]
     assert not cams.exists()  # nothing that looks finished
     assert cams.with_name("train.h5.partial").exists()

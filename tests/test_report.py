@@ -10,7 +10,8 @@ from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-FIGURES = ("results/synthetic/cam/figures/per_class_iou.png", "results/synthetic/cam/figures/overlays_train.png")
+FIGURES = ("results/synthetic/cam/seed0/figures/per_class_iou.png",
+           "results/synthetic/cam/seed0/figures/overlays_train.png")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_report_target_makes_the_figures(reported):
     assert overlays.shape[1] > overlays.shape[0] / 2 > 0
     # the ground truth's void border (255) is drawn in the neutral grey
     assert (overlays == NEUTRAL_GREY).all(axis=2).sum() > 100
-    log = (reported / "results/synthetic/cam/logs/make_overlays_train.log").read_text()
+    log = (reported / "results/synthetic/cam/seed0/logs/make_overlays_train.log").read_text()
     assert "(4 images)" in log
     assert planned_jobs(reported, "report") == {}
 

@@ -76,13 +76,13 @@ def test_two_runs_of_the_tiny_config_give_identical_segmenters_masks_and_summari
         snakemake(folder)
         runs.append(folder / "results" / "synthetic")
     a, b = runs
-    pngs = sorted(p.relative_to(a) for p in a.glob("cam/**/*.png") if "figures" not in p.parts)
-    assert any(p.parts[1] == "segmentation" for p in pngs) and any(p.parts[1] == "pseudo_masks" for p in pngs)
+    pngs = sorted(p.relative_to(a) for p in a.glob("cam/seed0/**/*.png") if "figures" not in p.parts)
+    assert any(p.parts[2] == "segmentation" for p in pngs) and any(p.parts[2] == "pseudo_masks" for p in pngs)
     for png in pngs:
         assert (a / png).read_bytes() == (b / png).read_bytes(), png
-    for table in ("cam/summary.tsv", "experiments.md"):
+    for table in ("cam/seed0/summary.tsv", "experiments.md"):
         assert (a / table).read_text() == (b / table).read_text(), table
     for supervision in ("pseudo", "gt"):
-        weights = [torch.load(run / f"cam/segmenter/{supervision}/model.pt", weights_only=False)["state_dict"]
+        weights = [torch.load(run / f"cam/seed0/segmenter/{supervision}/model.pt", weights_only=False)["state_dict"]
                    for run in runs]
         assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0]), supervision

@@ -29,8 +29,9 @@ def rule_blocks():
 
 
 def declared_code(block):
-    calls = re.findall(r"code=code\(([^)]*)\)", block, flags=re.S)
-    return {f"wsss.{path[:-3].replace('/', '.')}" for call in calls for path in re.findall(r'"([^"]+)"', call)}
+    """The modules a rule's code=code(...) or code=method_code(...) lists (the methods it adds aside)."""
+    calls = re.findall(r"code=(?:method_)?code\(([^)]*)\)", block, flags=re.S)
+    return {f"wsss.{path[:-3].replace('/', '.')}" for call in calls for path in re.findall(r'"([^"]+\.py)"', call)}
 
 
 def computing_imports(script):

@@ -19,10 +19,10 @@ def finished_run(tmp_path_factory):
 
 
 def test_whole_dag_runs(finished_run):
-    summary = pd.read_csv(finished_run / "results/synthetic/cam/summary.tsv", sep="\t")
+    summary = pd.read_csv(finished_run / "results/synthetic/cam/seed0/summary.tsv", sep="\t")
     assert set(summary["split"]) == {"train", "val"}
     assert summary["value"].between(0, 100).all()
-    sweep = pd.read_csv(finished_run / "results/synthetic/cam/eval/cams_val_sweep.tsv", sep="\t")
+    sweep = pd.read_csv(finished_run / "results/synthetic/cam/seed0/eval/cams_val_sweep.tsv", sep="\t")
     assert sweep["threshold"].tolist() == [0.1, 0.15, 0.2, 0.3]  # the fixed 0.15 is always evaluated
     assert planned_jobs(finished_run) == {}  # a finished run has nothing left to do
 
@@ -30,7 +30,7 @@ def test_whole_dag_runs(finished_run):
 def test_cam_cache_schema(finished_run):
     labels = pd.read_csv(finished_run / "results/synthetic/labels.tsv", sep="\t")
     val_ids = set(labels.loc[labels["split"] == "val", "image_id"])
-    with h5py.File(finished_run / "results/synthetic/cam/cams/val.h5", "r") as cache:
+    with h5py.File(finished_run / "results/synthetic/cam/seed0/cams/val.h5", "r") as cache:
         assert cache.attrs["format"] == "wsss-cams" and cache.attrs["split"] == "val"
         assert len(cache.attrs["checkpoint_sha256"]) == 64 and "scales" in cache.attrs["config"]
         assert set(cache.keys()) == val_ids
@@ -71,13 +71,14 @@ def test_param_change_reruns_only_dependents(finished_run):
 
 
 def test_summary_has_every_stage(finished_run):
-    summary = pd.read_csv(finished_run / "results/synthetic/cam/summary.tsv", sep="\t")
+    summary = pd.read_csv(finished_run / "results/synthetic/cam/seed0/summary.tsv", sep="\t")
     assert set(summary["stage"]) == {"cam", "affinity_labels", "pseudo_masks", "segmentation", "fully_supervised"}
-    masks = sorted((finished_run / "results/synthetic/cam/pseudo_masks/train").glob("*.png"))
+    masks = sorted((finished_run / "results/synthetic/cam/seed0/pseudo_masks/train").glob("*.png"))
     assert len(masks) == 16
-    assert not (finished_run / "results/synthetic/cam/pseudo_masks/train.partial").exists()
+    assert not (finished_run / "results/synthetic/cam/seed0/pseudo_masks/train.partial").exists()
     for supervision in ("pseudo", "gt"):
-        assert len(list((finished_run / f"results/synthetic/cam/segmentation/{supervision}/val").glob("*.png"))) == 8
+        masks = finished_run / f"results/synthetic/cam/seed0/segmentation/{supervision}/val"
+        assert len(list(masks.glob("*.png"))) == 8
 
 
 def test_lint_is_clean(finished_run):
@@ -97,7 +98,7 @@ def test_adding_an_experiment_reruns_nothing_of_the_others(finished_run):
     table = pd.read_csv(finished_run / "results/synthetic/experiments.tsv", sep="\t")
     assert table["experiment"].tolist() == ["cam", "puzzle+eader"]
     assert table.drop(columns="experiment").notna().all().all()
-    history = pd.read_csv(finished_run / "results/synthetic/puzzle+eader/classifier/history.tsv", sep="\t")
+    history = pd.read_csv(finished_run / "results/synthetic/puzzle+eader/seed0/classifier/history.tsv", sep="\t")
     assert {"cls", "p_cls", "re", "mining", "area", "adversary"} <= set(history.columns)
     write_config(finished_run)  # back to cam only: only the comparison table changes
     assert planned_jobs(finished_run) == {"compare_experiments": 1, "all": 1}
@@ -145,7 +146,7 @@ def test_localization_table_and_a_sweep_value_reruns_only_its_experiment(finishe
     assert metrics.notna().all().all() and ((metrics >= 0) & (metrics <= 100)).all().all()
     # Grad-CAM of a GAP + linear head is CAM / (h w): the same maps once normalised, the same boxes
     cam, gradcam = table.iloc[0], table.iloc[1]
-    assert not (finished_run / "results/synthetic/cam+gradcam/classifier").exists()  # cam's classifier, shared
+    assert not (finished_run / "results/synthetic/cam+gradcam/seed0/classifier").exists()  # cam's classifier, shared
     assert abs(cam["max_box_acc_v2"] - gradcam["max_box_acc_v2"]) < 1.0
     assert abs(cam["gt_known_loc"] - gradcam["gt_known_loc"]) < 1.0
     sweep = {"entropy_lambda": {"base": "cam+entropy", "key": "classifier.entropy.lambda", "values": [1.0e-3, 1.0e-5]}}
@@ -168,15 +169,15 @@ def test_tables_target_writes_every_paper_table(finished_run):
             assert (folder / f"{name}.{suffix}").stat().st_size > 0, (name, suffix)
         assert (folder / f"{name}.tsv.provenance.json").exists()
         assert r"\begin{tabular}" in (folder / f"{name}.tex").read_text()
-    summary = pd.read_csv(finished_run / "results/synthetic/cam/summary.tsv", sep="\t")
+    summary = pd.read_csv(finished_run / "results/synthetic/cam/seed0/summary.tsv", sep="\t")
     cam_train = summary[(summary["stage"] == "cam") & (summary["split"] == "train") & (summary["metric"] == "miou_best")]
     methods = pd.read_csv(folder / "methods.tsv", sep="\t")
     assert methods.at[0, "CAM (train)"] == pytest.approx(float(cam_train["value"].iloc[0]), abs=0.01)
     refinement = pd.read_csv(folder / "refinement.tsv", sep="\t", keep_default_na=False)
     assert refinement["experiment"].tolist() == ["cam", "cam-rw"] and refinement["RW"].tolist() == ["yes", ""]
-    no_rw = pd.read_csv(finished_run / "results/synthetic/cam-rw/summary.tsv", sep="\t")
+    no_rw = pd.read_csv(finished_run / "results/synthetic/cam-rw/seed0/summary.tsv", sep="\t")
     assert "affinity_labels" not in set(no_rw["stage"])  # its masks never came from affinity labels
-    assert not (finished_run / "results/synthetic/cam-rw/cams").exists()  # cam's CAMs were reused
+    assert not (finished_run / "results/synthetic/cam-rw/seed0/cams").exists()  # cam's CAMs were reused
 
 
 def test_sharded_stages_merge_into_the_unsharded_results(finished_run):
@@ -187,7 +188,7 @@ def test_sharded_stages_merge_into_the_unsharded_results(finished_run):
     assert jobs["segment_images_shard"] == 4 and jobs["merge_segmentation"] == 2
     snakemake(finished_run)
     write_config(finished_run)
-    one, two = finished_run / "results/synthetic/cam", finished_run / "results_sharded/synthetic/cam"
+    one, two = finished_run / "results/synthetic/cam/seed0", finished_run / "results_sharded/synthetic/cam/seed0"
     for split in ("train", "val"):
         with h5py.File(one / f"cams/{split}.h5") as a, h5py.File(two / f"cams/{split}.h5") as b:
             assert sorted(a) == sorted(b)

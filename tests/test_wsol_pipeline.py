@@ -109,7 +109,8 @@ def test_single_label_loss_is_softmax_cross_entropy():
     loss, parts = classifier_loss([], multilabel=False)(model, (images, labels), Step(0, 1))
     expected = F.cross_entropy(model.head(images).mean(dim=(2, 3)), targets)
     assert torch.allclose(loss, expected)
-    with_entropy, parts = classifier_loss(["entropy"], weight=1e-1, multilabel=False)(model, (images, labels), Step(0, 1))
+    with_entropy, parts = classifier_loss(["entropy"], multilabel=False, entropy={"lambda": 1e-1})(
+        model, (images, labels), Step(0, 1))
     log_p = F.log_softmax(model.head(images).mean(dim=(2, 3)), dim=1)
     kl = (-np.log(4) - log_p.mean(dim=1)).mean()  # KL(u || p) over the 4-way softmax
     assert torch.allclose(with_entropy, expected + 1e-1 * kl)
@@ -219,10 +220,10 @@ def test_localization_target_runs_on_a_wsol_layout(tmp_path):
     for column in ("top1_cls", "top1_loc", "gt_known_loc", "max_box_acc_v2"):
         assert ((table[column] >= 0) & (table[column] <= 100)).all(), column
     assert table["mpxap"].isna().all()  # CUB-style boxes only: no pixel ground truth
-    summary = pd.read_csv(tmp_path / "results/tinycub/cam/eval/localization_val.tsv", sep="\t")
+    summary = pd.read_csv(tmp_path / "results/tinycub/cam/seed0/eval/localization_val.tsv", sep="\t")
     assert summary.at[0, "n_images"] == 6 and summary.at[0, "n_samples"] == 6
-    history = pd.read_csv(tmp_path / "results/tinycub/cam/classifier/history.tsv", sep="\t")
+    history = pd.read_csv(tmp_path / "results/tinycub/cam/seed0/classifier/history.tsv", sep="\t")
     assert np.isfinite(history["loss"]).all()
     # the refinement branch needs class masks: asking for it is a clear error, not a crash mid-run
-    out = snakemake(tmp_path, "results/tinycub/cam/summary.tsv", "-n", check=False)
+    out = snakemake(tmp_path, "results/tinycub/cam/seed0/summary.tsv", "-n", check=False)
     assert out.returncode != 0 and "dataset.kind wsol has none" in out.stdout + out.stderr

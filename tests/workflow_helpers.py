@@ -56,3 +56,11 @@ def planned_jobs(folder: Path, *targets: str) -> dict[str, int]:
         if name != "total":
             jobs[name] = int(count)
     return jobs
+
+
+def planned_wildcards(folder: Path, *targets: str) -> list[dict[str, str]]:
+    """The wildcards of every job that a dry run (of the default target, or targets) would execute now
+    (jobs without wildcards, such as `all`, are left out)."""
+    out = snakemake(folder, *targets, "-n")
+    lines = re.findall(r"^\s+wildcards: (.+)$", out.stdout + out.stderr, flags=re.M)
+    return [dict(pair.split("=", 1) for pair in line.split(", ")) for line in lines]

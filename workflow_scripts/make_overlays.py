@@ -16,7 +16,8 @@ from wsss.io.png import read_label_png
 from wsss.runtime import job_logger, provenance_record, write_provenance
 
 log = job_logger(snakemake.log[0], "make_overlays")
-rows = load_split(snakemake.input.labels, snakemake.wildcards.split, labelled_only=True, log=log)
+wildcards = snakemake.wildcards
+rows = load_split(snakemake.input.labels, wildcards.split, labelled_only=True, log=log)
 rows = rows.head(snakemake.params.n_images)
 layout = VOCLayout(snakemake.params.root)
 panels, titles, label_maps = [], [], []
@@ -36,7 +37,7 @@ with CamCache(snakemake.input.cams) as cache:
         label_maps += [affinity, pseudo, truth]
         log.info("%s: %s", image_id, ", ".join(classes))
 figure = overlay_figure(panels, titles, legend_entries(label_maps),
-                        title=f"{snakemake.wildcards.experiment}: {snakemake.wildcards.split} images")
+                        title=f"{wildcards.experiment} (seed {wildcards.seed}): {wildcards.split} images")
 figure.savefig(snakemake.output.figure, dpi=snakemake.params.dpi)
 write_provenance(snakemake.output.figure, provenance_record(dict(snakemake.params.items()), snakemake.input))
 log.info("wrote %s (%d images)", snakemake.output.figure, len(panels))

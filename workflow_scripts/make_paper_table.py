@@ -6,8 +6,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss, in any env's python (envs/wsss.yaml)
 
 from wsss.runtime import job_logger, provenance_record, write_provenance
-from wsss.tables import (localization_table, methods_table, puzzle_ablation_table, read_summaries, refinement_table,
-                         sweep_table, write_paper_table)
+from wsss.tables import (localization_table, methods_table, puzzle_ablation_table, read_seed_summaries,
+                         refinement_table, seed_statistics, sweep_table, write_paper_table)
 
 CAPTIONS = {
     "methods": "CAM, pseudo-mask and segmentation mIoU (%) per method, with the fully supervised upper bound.",
@@ -20,20 +20,26 @@ CAPTIONS = {
 
 log = job_logger(snakemake.log[0], snakemake.rule)
 params = snakemake.params
-summaries = read_summaries(params.experiments, snakemake.input.summaries)
 splits = {"train_split": params.get("train_split"), "val_split": params.get("val_split")}
-if params.kind == "methods":
-    table = methods_table(summaries, **splits)
-elif params.kind == "puzzle_ablation":
-    table = puzzle_ablation_table(summaries, params.terms, **splits)
-elif params.kind == "refinement":
-    table = refinement_table(summaries, params.settings, **splits)
-elif params.kind == "localization":
-    table = localization_table(summaries)
-else:
-    table = sweep_table(summaries, params.values, params.key.split(".")[-1])
+
+
+def one_seed(summaries):
+    """The table of one seed's summaries ({experiment: summary})."""
+    if params.kind == "methods":
+        return methods_table(summaries, **splits)
+    if params.kind == "puzzle_ablation":
+        return puzzle_ablation_table(summaries, params.terms, **splits)
+    if params.kind == "refinement":
+        return refinement_table(summaries, params.settings, **splits)
+    if params.kind == "localization":
+        return localization_table(summaries)
+    return sweep_table(summaries, params.values, params.key.split(".")[-1])
+
+
+summaries = read_seed_summaries(params.experiments, params.seeds, snakemake.input.summaries)
+table = seed_statistics({seed: one_seed(by_name) for seed, by_name in summaries.items()}, params.baseline)
 write_paper_table(table, snakemake.output.table, snakemake.output.markdown, snakemake.output.latex,
-                  caption=CAPTIONS[params.kind])
+                  caption=CAPTIONS[params.kind], baseline=params.baseline)
 record = provenance_record(dict(params.items()), snakemake.input)
 for output in (snakemake.output.table, snakemake.output.markdown, snakemake.output.latex):
     write_provenance(output, record)

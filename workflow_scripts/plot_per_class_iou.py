@@ -15,7 +15,8 @@ tables = {name: pd.read_csv(snakemake.input[name], sep="\t")
           for name in ("cams", "pseudo_masks", "segmentation", "upper_bound")}
 series = experiment_iou_series(**tables, train_split=snakemake.params.train_split,
                                val_split=snakemake.params.val_split)
-figure = per_class_iou_figure(series, title=f"{snakemake.wildcards.experiment}: per-class IoU")
+wildcards = snakemake.wildcards
+figure = per_class_iou_figure(series, title=f"{wildcards.experiment} (seed {wildcards.seed}): per-class IoU")
 figure.savefig(snakemake.output.figure, dpi=snakemake.params.dpi)
 write_provenance(snakemake.output.figure, provenance_record(dict(snakemake.params.items()), snakemake.input))
 log.info("wrote %s (%s)", snakemake.output.figure, ", ".join(series))

@@ -29,10 +29,17 @@ def config_errors(config: dict, schema: dict, prefix: str = "") -> list[str]:
     return lines
 
 
+#: Top-level keys that do not exist but are easily expected, and what to write instead.
+REPLACED_KEYS = {"seed": "seeds, a list (seed: 3 is seeds: [3])"}
+
+
 def _message(error) -> str:
     """The validator's message, without repeating a long instance (lists and dicts are elided)."""
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown key(s)")
+        message = error.message.replace("Additional properties are not allowed", "unknown key(s)")
+        if not error.absolute_path and isinstance(error.instance, dict):
+            message += "".join(f"; {key} is now {REPLACED_KEYS[key]}" for key in REPLACED_KEYS if key in error.instance)
+        return message
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {error.validator_value}"
     if isinstance(error.instance, (dict, list)) and len(repr(error.instance)) > 80:

@@ -48,15 +48,18 @@ def _log_uncaught(logger: logging.Logger):
     return hook
 
 
-def set_threads(threads: int) -> None:
-    """Make torch use exactly the rule's threads (never more than Snakemake granted)."""
-    torch.set_num_threads(max(1, int(threads)))
+def set_threads(threads: int, *, processes: int = 1, workers: int = 0) -> None:
+    """Make torch use exactly the rule's threads (never more than Snakemake granted): shared by the job's
+    data-parallel processes, less each one's loader workers (they count in the threads), at least 1."""
+    torch.set_num_threads(max(1, int(threads) // processes - workers))
 
 
-def resolve_device(name: str, allow_cpu_fallback: bool = True, log: logging.Logger | None = None) -> torch.device:
+def resolve_device(name: str, allow_cpu_fallback: bool = True, log: logging.Logger | None = None, *,
+                   claim: bool = True) -> torch.device:
     """'auto' -> cuda when present else cpu; 'cuda' without a GPU falls back (warning to log) or fails clearly.
 
     log: the rule's logger (job_logger), so that the fallback warning lands in the rule's log file.
+    On a box of several GPUs, 'cuda' claims a free one (claim_gpu) unless claim is False.
     """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -70,13 +73,33 @@ def resolve_device(name: str, allow_cpu_fallback: bool = True, log: logging.Logg
             return torch.device("cpu")
         raise WSSSError(f"config key 'device' is {name!r} but no CUDA GPU is visible "
                         "(set device: auto or allow_cpu_fallback: true)")
-    if name == "cuda" and torch.cuda.device_count() > 1:  # a box of GPUs: one job per GPU
+    if claim and name == "cuda" and torch.cuda.device_count() > 1:  # a box of GPUs: one job per GPU
         index = claim_gpu(torch.cuda.device_count(), log=log)
         torch.cuda.set_device(index)
         (log or logging.getLogger("wsss")).info("running on cuda:%d of %d visible GPUs (lock in %s)", index,
                                                 torch.cuda.device_count(), GPU_LOCK_DIR)
         return torch.device(f"cuda:{index}")
     return torch.device(name)
+
+
+def resolve_devices(name: str, processes: int = 1, allow_cpu_fallback: bool = True,
+                    log: logging.Logger | None = None) -> list[torch.device]:
+    """The devices of a training job's data-parallel processes (wsss.training.distributed.launch).
+
+    One process: resolve_device. Several on CUDA: as many GPUs, each claimed (claim_gpu) for this job;
+    several on the CPU: the CPU for each (gloo).
+    """
+    if processes == 1:
+        return [resolve_device(name, allow_cpu_fallback, log)]
+    device = resolve_device(name, allow_cpu_fallback, log, claim=False)
+    if device.type != "cuda":
+        return [torch.device("cpu")] * processes
+    count = torch.cuda.device_count()
+    if processes > count:
+        raise WSSSError(f"config asks for {processes} training processes, one per GPU, but {count} GPU(s) are visible")
+    devices = [torch.device(f"cuda:{claim_gpu(count, log=log)}") for _ in range(processes)]
+    (log or logging.getLogger("wsss")).info("training on %s (locks in %s)", ", ".join(map(str, devices)), GPU_LOCK_DIR)
+    return devices
 
 
 def claim_gpu(count: int, lock_dir=None, *, poll_seconds: float = 1.0, log: logging.Logger | None = None) -> int:
@@ -175,3 +198,10 @@ def params_digest(params: dict) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def log_peak_gpu_memory(log: logging.Logger) -> None:
+    """Log this process's peak CUDA memory as `peak_gpu_memory_mb=<MiB>` (torch.cuda.max_memory_allocated on
+    the current device: the most its tensors held at once) where it used a GPU; benchmarks/gpu_check.sh reads it."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        log.info("peak_gpu_memory_mb=%.1f", torch.cuda.max_memory_allocated() / 2**20)

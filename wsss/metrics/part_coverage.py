@@ -5,7 +5,7 @@ for each labelled object, the share of its visible part pixels and of its visibl
 pixels where the CAM of its class is at least a threshold. A CAM that "covers only the most
 discriminative part" has high part coverage and low body coverage.
 
-    python -m wsss.metrics.part_coverage results/synthetic/cam/cams/val.h5 [--threshold 0.3]
+    python -m wsss.metrics.part_coverage results/synthetic/cam/seed0/cams/val.h5 [--threshold 0.3]
 """
 
 from __future__ import annotations
