@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's wsss
 from wsss.data.labels import labelled_rows, load_split
 from wsss.io.shards import job_rows
 from wsss.models.loading import load_affinitynet
-from wsss.runtime import as_attributes, job_logger, provenance_record, resolve_device, set_threads
+from wsss.runtime import as_attributes, job_logger, log_peak_gpu_memory, provenance_record, resolve_device, set_threads
 from wsss.refine.crf_workers import crf_workers
 from wsss.stages.random_walk import write_random_walk
 
@@ -35,3 +35,4 @@ stats = write_random_walk(model, snakemake.input.cams, snakemake.params.root, ro
                           provenance=record, crf_workers=workers)
 stats["n_skipped_unlabelled"] = len(split_rows) - len(rows)
 log.info("wrote %s: %s", snakemake.output.masks, stats)
+log_peak_gpu_memory(log)  # read by benchmarks/gpu_check.sh

@@ -1,29 +1,118 @@
-"""The make_cams stage: CAMs of every image of a split into one resumable HDF5 cache."""
+"""The make_cams stage: CAMs of every image of a split into one resumable HDF5 cache.
+
+Images are grouped by size into full batches of batch_size (a CAM does not depend on the batch it is
+computed in), decoded by DataLoader workers, and written by one background thread, so that the
+forward passes overlap decoding and gzip compression.
+"""
 
 from __future__ import annotations
+
+import itertools
+import queue
+import threading
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..data.datasets import WholeImages
-from ..data.transforms import to_tensor
+from ..data.transforms import normalise
+from ..data.voc import image_size
+from ..errors import DatasetError
 from ..io.h5cache import CamCacheWriter
 from ..methods.cam import image_cams
 
+#: Batches of maps waiting for the writer thread: enough to keep it busy while the next batch is computed.
+WRITE_QUEUE_BATCHES = 2
 
-def same_size_batches(dataset, indices, batch_size: int):
-    """Consecutive runs of at most batch_size images that share one size (so they stack)."""
-    batch = []
-    for index in indices:
-        item = dataset[index]
-        if batch and (len(batch) == batch_size or item["image"].shape != batch[0]["image"].shape):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch
+
+def size_grouped_batches(sizes, batch_size: int) -> list[list[int]]:
+    """Positions 0..N-1 in batches of at most batch_size that share one size, so that they stack.
+
+    sizes: (H, W) per position. Sizes are taken in increasing (H, W) order and each size's positions in
+    their original order, so only a size's last batch can be short.
+    """
+    order = sorted(range(len(sizes)), key=lambda i: tuple(sizes[i]))  # stable: original order within a size
+    batches = []
+    for _, same in itertools.groupby(order, key=lambda i: tuple(sizes[i])):
+        same = list(same)
+        batches += [same[start:start + batch_size] for start in range(0, len(same), batch_size)]
+    return batches
+
+
+def image_sizes(images: WholeImages) -> list[tuple[int, int]]:
+    """(H, W) of each image: the label table's height and width, else each file's header (not decoded)."""
+    rows = images.rows
+    if {"height", "width"} <= set(rows.columns):
+        return [(int(h), int(w)) for h, w in zip(rows["height"], rows["width"])]
+    return [image_size(images.layout.image(image_id)) for image_id in rows["image_id"]]
+
+
+class SizedImages(Dataset):
+    """WholeImages' items, each checked against the size its batch was grouped by."""
+
+    def __init__(self, images: WholeImages, sizes):
+        self.images, self.sizes = images, sizes
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        item = self.images[index]
+        if item["image"].shape[:2] != self.sizes[index]:
+            height, width = item["image"].shape[:2]
+            raise DatasetError(f"{self.images.layout.image(item['image_id'])}: image is {width}x{height} (WxH) but "
+                               f"the label table says {self.sizes[index][1]}x{self.sizes[index][0]}; rebuild the "
+                               "label table")
+        return item
+
+
+def stack_images(items) -> dict:
+    """One batch of same-size images: {'image_ids', 'keys', 'pixels' (B, H, W, 3) uint8 tensor}."""
+    return {"image_ids": [item["image_id"] for item in items], "keys": [item["keys"] for item in items],
+            "pixels": torch.from_numpy(np.stack([item["image"] for item in items]))}
+
+
+class BackgroundWrites:
+    """write(batch) for each submitted batch, in order, on one background thread.
+
+    At most `depth` batches wait, so a slow writer holds the producer back instead of filling memory.
+    An exception in write is raised in the producer's thread, at its next submit or when the block
+    ends; the batches after it are not written. Leaving the block waits for every submitted batch.
+    """
+
+    def __init__(self, write, depth: int = WRITE_QUEUE_BATCHES):
+        self.write, self.queue, self.error = write, queue.Queue(maxsize=depth), None
+        self.thread = threading.Thread(target=self._run, name="cam-cache-writer", daemon=True)
+
+    def _run(self):
+        while (batch := self.queue.get()) is not None:
+            if self.error is None:  # after an error keep draining, so that submit never blocks for ever
+                try:
+                    self.write(batch)
+                except BaseException as error:  # noqa: BLE001 - handed to the producer's thread
+                    self.error = error
+
+    def _raise(self):
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, batch) -> None:
+        self._raise()
+        self.queue.put(batch)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.queue.put(None)
+        self.thread.join()
+        if exc_type is None:
+            self._raise()
+        return False
 
 
 def zero_map_keys(keys, high_res: np.ndarray) -> list[int]:
@@ -33,44 +122,61 @@ def zero_map_keys(keys, high_res: np.ndarray) -> list[int]:
 
 def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scales, flip: bool,
                     batch_size: int, device, attention: str = "cam", resize: str = "bilinear",
-                    keep_raw: bool = False, progress: bool = True) -> dict:
+                    keep_raw: bool = False, num_workers: int = 0, progress: bool = True) -> dict:
     """Compute and store CAMs (low and image resolution) of each row's labelled classes.
 
     resize: the convention of wsss.methods.cam.RESIZES; keep_raw: also store each image's 'raw' maps
-    (the multi-scale sum before ReLU and max-normalisation, at image resolution, float32).
-    Resumes from a partial cache made with the same attributes. Returns counts, including the
+    (the multi-scale sum before ReLU and max-normalisation, at image resolution, float32);
+    num_workers: DataLoader processes decoding the images (0: the calling thread decodes).
+    Resumes from a partial cache made with the same attributes; an image counts as done once its
+    maps are written, and the file is complete when this returns. Returns counts, including the
     images whose CAM is all zero for some labelled class (counted, resumed images included, and
     stored as the file attribute n_empty_maps; max_normalise never divides by their zero peak).
     """
-    dataset = WholeImages(root, rows)
+    images = WholeImages(root, rows)
+    ids = images.rows["image_id"].tolist()
     stride = model.backbone.output_stride
     mean, std = model.backbone.mean, model.backbone.std
+    device = torch.device(device)
     empty: dict[str, list[int]] = {}
     with CamCacheWriter(path, attrs) as writer:
         done = writer.done()
-        todo = [i for i in range(len(dataset)) if rows.at[i, "image_id"] not in done]
-        for image_id in rows["image_id"]:
+        todo = [i for i, image_id in enumerate(ids) if image_id not in done]
+        for image_id in ids:
             if image_id in done:
                 entry = writer.read(image_id)
                 zero = zero_map_keys(entry["keys"], entry["high_res"])
                 if zero:
                     empty[image_id] = zero
-        bar = tqdm(total=len(dataset), initial=len(dataset) - len(todo), desc="cams", disable=not progress,
-                   mininterval=5)
-        for batch in same_size_batches(dataset, todo, batch_size):
-            images = torch.stack([to_tensor(item["image"], mean, std) for item in batch]).to(device)
-            originals = [item["image"] for item in batch] if resize != "bilinear" else None
-            for item, maps in zip(batch, image_cams(model, images, [b["keys"] for b in batch], scales=scales,
-                                                    flip=flip, stride=stride, attention=attention, resize=resize,
-                                                    originals=originals, keep_raw=keep_raw)):
-                arrays = dict(zip(("cam", "high_res", "raw"), maps))
-                zero = zero_map_keys(item["keys"], arrays["high_res"])
+        sizes = image_sizes(images)
+        batches = [[todo[i] for i in batch] for batch in size_grouped_batches([sizes[i] for i in todo], batch_size)]
+        loader = DataLoader(SizedImages(images, sizes), batch_sampler=batches, num_workers=num_workers,
+                            collate_fn=stack_images, pin_memory=device.type == "cuda")
+        bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc="cams", disable=not progress, mininterval=5)
+
+        def store(batch):
+            """Write one batch's maps (the writer thread): [(image_id, keys, (H, W), {name: array})]."""
+            for image_id, keys, size, arrays in batch:
+                zero = zero_map_keys(keys, arrays["high_res"])
                 if zero:
-                    empty[item["image_id"]] = zero
-                writer.add(item["image_id"], item["keys"], item["image"].shape[:2], **arrays)
-            bar.update(len(batch))
+                    empty[image_id] = zero
+                writer.add(image_id, keys, size, **arrays)
+                bar.update(1)
+
+        loaded = iter(loader)  # forks the workers before the writer thread exists
+        with BackgroundWrites(store) as writes:
+            for batch in loaded:
+                pixels = batch["pixels"]  # (B, H, W, 3) uint8
+                planes = pixels.to(device, non_blocking=True).permute(0, 3, 1, 2).contiguous()  # (B, 3, H, W)
+                inputs = normalise(planes, mean, std)
+                originals = [image.numpy() for image in pixels] if resize != "bilinear" else None
+                maps = image_cams(model, inputs, batch["keys"], scales=scales, flip=flip, stride=stride,
+                                  attention=attention, resize=resize, originals=originals, keep_raw=keep_raw)
+                writes.submit([(image_id, keys, tuple(pixels.shape[1:3]), dict(zip(("cam", "high_res", "raw"), m)))
+                               for image_id, keys, m in zip(batch["image_ids"], batch["keys"], maps)])
         bar.close()
+        empty = {image_id: empty[image_id] for image_id in ids if image_id in empty}  # in table order
         n_empty = sum(len(v) for v in empty.values())
         writer.annotate(n_empty_maps=n_empty)
-    return {"images": len(dataset), "resumed": len(dataset) - len(todo), "restarted": writer.restarted,
+    return {"images": len(ids), "resumed": len(ids) - len(todo), "restarted": writer.restarted,
             "empty_maps": empty, "n_empty_maps": n_empty}
