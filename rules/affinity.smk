@@ -65,6 +65,7 @@ rule train_affinitynet:
             "models/affinitynet.py",
             "refine/pairs.py",
             "stages/train_affinitynet.py",
+            "training/networks.py",
             "training/affinitynet.py",
             "training/loop.py",
             "training/distributed.py",

@@ -11,6 +11,7 @@ rule train_segmenter:
         code=code(
             "models/deeplab.py",
             "stages/train_segmenter.py",
+            "training/networks.py",
             "training/segmentation.py",
             "training/loop.py",
             "training/distributed.py",

@@ -3,20 +3,15 @@
 import torch
 from torch import nn
 
+from test_training import Noisy
 from wsss.training.loop import Schedule, fit
 
 
-class Images(torch.utils.data.Dataset):
+class Images(Noisy):
     """(3, 8, 8) images and a 2-value target that depend on (epoch, index), as the augmenting crops do."""
 
     def __init__(self, n=16):
-        self.n, self.epoch = n, 0
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
-
-    def __len__(self):
-        return self.n
+        super().__init__(n)
 
     def __getitem__(self, index):
         g = torch.Generator().manual_seed(1000 * self.epoch + index)

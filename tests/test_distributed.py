@@ -84,27 +84,40 @@ def test_two_gloo_processes_match_one_process_at_the_same_global_batch(tmp_path)
     assert_same_run(one, two_accumulating)
 
 
-def affinity_job(tmp_path, processes, accumulate=1):
-    """The train_affinitynet stage's job on a tiny synthetic dataset (its true masks as the affinity labels),
-    config.yaml's affinitynet section with the schema's defaults, BatchNorm statistics fixed so that a
-    share normalises as the whole batch would."""
-    import yaml
-    from snakemake.utils import validate
-
-    from workflow_helpers import REPO
+def tiny_data(tmp_path):
+    """A synthetic VOC-layout tree of 8 training images (40 px) and its labelled training rows."""
     from wsss.data.labels import build_label_table, labelled_rows, split_rows
     from wsss.data.synthetic import generate_synthetic_voc
 
     root = tmp_path / "voc"
     if not root.exists():
         generate_synthetic_voc(root, seed=2, n_train=8, n_val=2, image_size=40, progress=False)
+    table = build_label_table(root, {"train": "ImageSets/Segmentation/train.txt"}, progress=False)
+    return root, labelled_rows(split_rows(table, "train"))
+
+
+def default_section(name: str) -> dict:
+    """config.yaml's section of a network, with the schema's defaults (as the Snakefile validates it)."""
+    import yaml
+    from snakemake.utils import validate
+
+    from workflow_helpers import REPO
+
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     validate(config, str(REPO / "config.schema.yaml"))
-    cfg = {**config["affinitynet"], "epochs": 1, "batch_size": 4, "crop_size": 32, "batchnorm": "fixed_statistics",
-           "processes": processes, "accumulate": accumulate, "cache_images": False, "precision": "fp32",
-           "optimizer": "sgd", "lr": 0.01}
-    rows = labelled_rows(split_rows(build_label_table(root, {"train": "ImageSets/Segmentation/train.txt"},
-                                                      progress=False), "train"))
+    return config[name]
+
+
+#: 1 epoch of 2 steps of 4 crops of 32 px, BatchNorm statistics fixed so that a share normalises as the batch.
+TINY_SCHEDULE = {"epochs": 1, "batch_size": 4, "crop_size": 32, "batchnorm": "fixed_statistics",
+                 "cache_images": False}
+
+
+def affinity_job(tmp_path, processes, accumulate=1):
+    """The train_affinitynet stage's job on tiny_data, its true masks as the affinity labels."""
+    root, rows = tiny_data(tmp_path)
+    cfg = {**default_section("affinitynet"), **TINY_SCHEDULE, "processes": processes, "accumulate": accumulate,
+           "precision": "fp32", "optimizer": "sgd", "lr": 0.01}
     return {"cfg": cfg, "seed": 0, "threads": 2, "root": str(root), "rows": rows,
             "labels": str(root / "SegmentationClass"), "classifier": None,
             "state": str(tmp_path / f"state{processes}{accumulate}.pt"), "digest": "d", "log": "test"}
@@ -144,26 +157,13 @@ def test_a_data_parallel_job_claims_as_many_different_gpus(tmp_path, monkeypatch
 
 
 def classifier_job(tmp_path, processes, accumulate=1, methods=("eader",)):
-    """The train_classifier stage's job on a tiny synthetic dataset (config.yaml's classifier section with
-    the schema's defaults, BatchNorm statistics fixed)."""
-    import yaml
-    from snakemake.utils import validate
+    """The train_classifier stage's job on tiny_data."""
+    from wsss.data.labels import class_columns
 
-    from workflow_helpers import REPO
-    from wsss.data.labels import build_label_table, class_columns, split_rows
-
-    root = tmp_path / "voc"
-    if not root.exists():
-        from wsss.data.synthetic import generate_synthetic_voc
-
-        generate_synthetic_voc(root, seed=2, n_train=8, n_val=2, image_size=40, progress=False)
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    validate(config, str(REPO / "config.schema.yaml"))
-    cfg = {**config["classifier"], "epochs": 1, "batch_size": 4, "crop_size": 32, "batchnorm": "fixed_statistics",
-           "processes": processes, "accumulate": accumulate, "cache_images": False, "methods": list(methods),
-           "eader": {**config["classifier"]["eader"], "switch_every": 1}}
-    rows = split_rows(build_label_table(root, {"train": "ImageSets/Segmentation/train.txt"}, progress=False), "train")
-    rows = rows[rows[class_columns(rows.columns)].sum(axis=1) > 0].reset_index(drop=True)
+    root, rows = tiny_data(tmp_path)
+    section = default_section("classifier")
+    cfg = {**section, **TINY_SCHEDULE, "processes": processes, "accumulate": accumulate, "methods": list(methods),
+           "eader": {**section["eader"], "switch_every": 1}}
     return {"cfg": cfg, "seed": 0, "threads": 2, "root": str(root), "rows": rows,
             "num_classes": len(class_columns(rows.columns)), "multilabel": True,
             "state": str(tmp_path / f"cls{processes}{accumulate}.pt"), "digest": "d", "log": "test"}

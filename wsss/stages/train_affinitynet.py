@@ -5,15 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
-
 from ..data.datasets import SegmentationCrops
-from ..io.checkpoint import load
 from ..models.affinitynet import build_affinitynet
 from ..runtime import set_threads
 from ..training.affinitynet import affinity_batch_loss
-from ..training.freezing import freeze
 from ..training.loop import fit_network
+from ..training.networks import network_to_train
 from ..training.param_groups import GroupRule
 
 
@@ -28,12 +25,7 @@ def train_affinitynet(device, job: dict):
     cfg = job["cfg"]
     set_threads(job["threads"], processes=cfg["processes"], workers=cfg["num_workers"])
     log = logging.getLogger(job["log"])
-    torch.manual_seed(job["seed"])
-    model = build_affinitynet(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
-    if job["classifier"] is not None:
-        model.load_backbone_from_classifier(load(job["classifier"])["state_dict"])
-        log.info("backbone initialised from %s", job["classifier"])
-    freeze(model.backbone, cfg["batchnorm"], cfg["frozen_stages"])
+    model = network_to_train(build_affinitynet, cfg, seed=job["seed"], classifier=job["classifier"], log=log)
     labels = Path(job["labels"])
     dataset = SegmentationCrops(job["root"], job["rows"], lambda image_id: labels / f"{image_id}.png",
                                 crop=cfg["crop_size"], scale_range=cfg["scale_range"], mean=model.backbone.mean,

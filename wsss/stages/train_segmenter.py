@@ -5,15 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
-
 from ..data.datasets import SegmentationCrops
 from ..data.voc import VOCLayout
-from ..io.checkpoint import load
 from ..models.deeplab import build_segmenter
 from ..runtime import set_threads
-from ..training.freezing import freeze
 from ..training.loop import fit_network
+from ..training.networks import network_to_train
 from ..training.param_groups import GroupRule
 from ..training.segmentation import segmentation_loss
 
@@ -29,12 +26,7 @@ def train_segmenter(device, job: dict):
     cfg = job["cfg"]
     set_threads(job["threads"], processes=cfg["processes"], workers=cfg["num_workers"])
     log = logging.getLogger(job["log"])
-    torch.manual_seed(job["seed"])
-    model = build_segmenter(cfg["backbone"], pretrained=cfg["pretrained"], output_stride=cfg["output_stride"])
-    if job["classifier"] is not None:
-        model.load_backbone_from_classifier(load(job["classifier"])["state_dict"])
-        log.info("backbone initialised from %s", job["classifier"])
-    freeze(model.backbone, cfg["batchnorm"], cfg["frozen_stages"])
+    model = network_to_train(build_segmenter, cfg, seed=job["seed"], classifier=job["classifier"], log=log)
     if job["masks"] is None:
         mask_path = VOCLayout(job["root"]).mask
     else:
