@@ -9,6 +9,7 @@ each process's share, as it normalises each micro-batch under gradient accumulat
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import tempfile
 from pathlib import Path
@@ -38,9 +39,7 @@ def all_mean(values: Sequence[float], device) -> list[float]:
 
 def all_finite(value: float, device) -> bool:
     """Whether value is finite in every process (so that all of them stop together on a NaN)."""
-    if world()[1] == 1:
-        return bool(torch.isfinite(torch.tensor(value)))
-    return all_mean([float(not torch.isfinite(torch.tensor(value)))], device)[0] == 0.0
+    return all_mean([float(not math.isfinite(value))], device)[0] == 0.0
 
 
 def _rank_main(rank: int, devices: Sequence[str], init_file: str, fn: Callable, args, kwargs):

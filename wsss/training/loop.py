@@ -332,15 +332,16 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
                 stack.enter_context(objective.no_sync())
             with autocast(device, precision):
                 loss, parts = objective(batch, step) if objective is not None else loss_fn(model, batch, step)
-            if not distributed.all_finite(loss.item(), device):
+            value = loss.item()  # one device sync per micro-batch
+            if not distributed.all_finite(value, device):
                 kept = (f"last good checkpoint kept at {state_path}" if state_path.exists()
                         else "no checkpoint saved yet")
                 raise TrainingError(
-                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1} step {index + 1} "
+                    f"non-finite loss ({value}) at epoch {epoch + 1} step {index + 1} "
                     f"(iteration {step.iteration + 1}); {kept}"
                 )
             (loss / accumulate if accumulate > 1 else loss).backward()
-        return loss.item(), parts
+        return value, parts
 
     batches = training_batches(len(dataset), schedule.batch_size, seed, epochs=schedule.epochs,
                                start_epoch=start_epoch, start_step=start_step, rank=rank, processes=processes,
@@ -365,11 +366,8 @@ def fit(model: torch.nn.Module, dataset, loss_fn: Callable, *, schedule: Schedul
                        for k in range(accumulate)]
             optimizer.step()
             values = step_means(reports)
-            if processes > 1:
-                values = dict(zip(values, distributed.all_mean(list(values.values()), device)))
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + float(value)
-                counts[name] = counts.get(name, 0) + 1
+            values = dict(zip(values, distributed.all_mean(list(values.values()), device)))  # over the processes
+            add_reported(sums, counts, values)
             bar.set_postfix(loss=f"{values['loss']:.4f}", refresh=False)
             done = step + 1
             if done < steps_per_epoch and (
@@ -407,7 +405,13 @@ def step_means(reports) -> dict[str, float]:
         return {"loss": loss, **parts}
     sums, counts = {}, {}
     for loss, parts in reports:
-        for name, value in {"loss": loss, **parts}.items():
-            sums[name] = sums.get(name, 0.0) + float(value)
-            counts[name] = counts.get(name, 0) + 1
+        add_reported(sums, counts, {"loss": loss, **parts})
     return {name: sums[name] / counts[name] for name in sums}
+
+
+def add_reported(sums: dict, counts: dict, values: dict) -> None:
+    """Add one report's {name: value} to running sums and counts, so that each name's mean is over the
+    reports that gave it (EADER's turns report different parts)."""
+    for name, value in values.items():
+        sums[name] = sums.get(name, 0.0) + float(value)
+        counts[name] = counts.get(name, 0) + 1
