@@ -130,12 +130,12 @@ def test_ablation_experiments_reuse_what_they_share_with_cam(finished_run):
 
 
 def test_an_invalid_experiment_override_names_the_experiment_and_key(finished_run):
-    write_config(finished_run, {"experiments": {"bad": {"classifier": {"methods": ["cutmix"]}}}})
+    write_config(finished_run, {"experiments": {"bad": {"classifier": {"methods": ["not_a_method"]}}}})
     out = snakemake(finished_run, "-n", check=False)
     write_config(finished_run)
     assert out.returncode != 0
     text = out.stdout + out.stderr
-    assert "experiments.bad" in text and "cutmix" in text
+    assert "experiments.bad" in text and "not_a_method" in text
 
 
 def test_localization_table_and_a_sweep_value_reruns_only_its_experiment(finished_run):
