@@ -106,6 +106,33 @@ def test_keep_raw_returns_the_sum_before_relu_and_normalisation_in_key_order(res
     np.testing.assert_array_equal(cam_only, cam)
 
 
+@pytest.mark.parametrize("resize", ["bilinear", "irn"])
+def test_only_the_labelled_maps_are_resized_and_they_equal_the_maps_of_all_classes(resize):
+    from wsss.methods.cam import summed_class_maps
+
+    model = PointwiseHead()
+    originals = list(np.random.default_rng(1).integers(0, 256, (3, 9, 11, 3), dtype=np.uint8))
+    images = torch.stack([(torch.from_numpy(o).float() / 255 - 0.5) / 0.25 for o in originals]).permute(0, 3, 1, 2)
+    keys = [[4, 1], [], [5]]  # an image without labels gets no maps
+    out = image_cams(model, images, keys, scales=[1.0, 0.5, 1.5], flip=True, stride=2, resize=resize,
+                     originals=originals)
+    inputs = scaled_inputs(images, [1.0, 0.5, 1.5], resize, originals, model.backbone.mean, model.backbone.std)
+    if resize == "irn":
+        sizes, strides = [strided_size((9, 11), 4), (9, 11)], [None, 16]
+    else:
+        sizes, strides = [strided_size((9, 11), 2), (9, 11)], [None, None]
+    (low, high), _ = summed_class_maps(model, inputs, True, sizes, "cam", strides)  # all 5 classes
+    for (cam, high_res), image_keys, b in zip(out, keys, range(3)):
+        index = [k - 1 for k in image_keys]
+        assert high_res.shape == (len(index), 9, 11)
+        # bilinear resizing is per channel: selecting first leaves every bit as it was
+        assert np.array_equal(cam, max_normalise(low[b, index]).numpy())
+        assert np.array_equal(high_res, max_normalise(high[b, index]).numpy())
+    unlabelled = image_cams(model, images[:2], [[], []], scales=[1.0], flip=True, stride=2, resize=resize,
+                            originals=originals[:2], keep_raw=True)
+    assert [tuple(a.shape for a in entry) for entry in unlabelled] == [((0,) + sizes[0], (0, 9, 11), (0, 9, 11))] * 2
+
+
 def test_make_cams_keeps_raw_maps_readable_under_the_key_raw(tmp_path):
     from script_runner import make_cams_fields, run_script, save_network, tiny_dataset
     from wsss.data.datasets import WholeImages

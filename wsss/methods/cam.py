@@ -131,13 +131,15 @@ def resize_maps(maps: torch.Tensor, size, up_stride: int | None = None) -> torch
 
 @torch.inference_mode()
 def summed_class_maps(model, inputs, flip: bool, out_sizes, attention: str = "cam", up_strides=None,
-                      keep_raw: bool = False):
+                      keep_raw: bool = False, channels=None):
     """Sum over the inputs (one per scale) and their horizontal flips of the ReLU'd class maps, each
     scale's resized to every size in out_sizes (with the matching entry of up_strides, see resize_maps).
 
     The flipped input's maps are flipped back and added at the network's resolution, then resized (IRN
-    net/resnet50_cam.py:66-68, step/make_cam.py:38-44). Returns (one (B, C, h, w) tensor per out size,
-    raw): raw is the same sum without the ReLU at the last out size, or None unless keep_raw.
+    net/resnet50_cam.py:66-68, step/make_cam.py:38-44). channels: the class indices (0-based) to keep,
+    or None for all; resizing is per channel, so keeping fewer gives the same values for those kept.
+    Returns (one (B, C, h, w) tensor per out size, raw): raw is the same sum without the ReLU at the last
+    out size, or None unless keep_raw.
     """
     up_strides = list(up_strides) if up_strides is not None else [None] * len(out_sizes)
     totals, raw = [None] * len(out_sizes), None
@@ -146,6 +148,8 @@ def summed_class_maps(model, inputs, flip: bool, out_sizes, attention: str = "ca
         if flip:
             x = torch.cat([x, x.flip(-1)])
         maps = class_attention(model, x, attention)  # (B or 2B, C, h_s, w_s), raw
+        if channels is not None:
+            maps = maps[:, channels]
         if flip:
             maps = torch.stack([maps[:batch], maps[batch:].flip(-1)])  # (2, B, C, h_s, w_s)
         else:
@@ -190,10 +194,19 @@ def image_cams(model, images: torch.Tensor, keys_per_image, *, scales, flip: boo
         out_sizes, up_strides = [strided_size(size, IRN_CAM_STRIDE), size], [None, IRN_UP_STRIDE]
     else:
         out_sizes, up_strides = [strided_size(size, stride), size], [None, None]
-    (low, high), raw = summed_class_maps(model, inputs, flip, out_sizes, attention, up_strides, keep_raw)
+    # only the batch's labelled classes are resized to (H, W): a few of the 20 (or 80) maps
+    union = sorted({int(key) for keys in keys_per_image for key in keys})
+    if not union:  # no image of the batch has a label: no maps, no forward pass
+        low_size = out_sizes[0]
+        empty = (np.zeros((0, *low_size), np.float32), np.zeros((0, *size), np.float32))
+        return [empty + ((np.zeros((0, *size), np.float32),) if keep_raw else ()) for _ in keys_per_image]
+    position = {key: i for i, key in enumerate(union)}
+    channels = torch.as_tensor(np.asarray(union, dtype=np.int64) - 1, device=images.device)
+    (low, high), raw = summed_class_maps(model, inputs, flip, out_sizes, attention, up_strides, keep_raw,
+                                         channels)
     out = []
     for b, keys in enumerate(keys_per_image):
-        index = torch.as_tensor(np.asarray(keys, dtype=np.int64) - 1, device=images.device)
+        index = torch.as_tensor([position[int(key)] for key in keys], dtype=torch.int64, device=images.device)
         entry = (max_normalise(low[b, index]).float().cpu().numpy(),
                  max_normalise(high[b, index]).float().cpu().numpy())
         if keep_raw:
