@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from wsss.refine.pairs import (affinity_loss, neighbour_offsets, pair_affinities, pair_labels,
                                pair_origins, pair_valid)
@@ -121,11 +122,33 @@ def test_pair_affinities_values_and_invalid_entries():
     assert torch.equal(aff[0][~pair_valid(2, 2, 2)], torch.zeros(int((~pair_valid(2, 2, 2)).sum())))
 
 
-def test_pair_affinities_are_differentiable():
-    features = torch.randn((2, 3, 5, 4), requires_grad=True)
-    aff = pair_affinities(features, 3)
-    aff.sum().backward()
-    assert features.grad is not None and torch.isfinite(features.grad).all()
+def autograd_pair_affinities(features, radius):
+    """The same affinities through autograd's own slices: the reference for PairDistances."""
+    h, w = features.shape[-2:]
+    pad = radius - 1
+    padded = F.pad(features, (pad, pad, 0, pad))
+    distances = [(features - padded[:, :, dy:dy + h, pad + dx:pad + dx + w]).abs().mean(1)
+                 for dy, dx in neighbour_offsets(radius)]
+    return torch.exp(-torch.stack(distances, 1)) * pair_valid(h, w, radius).to(features.dtype)
+
+
+@pytest.mark.parametrize("radius", [2, 5])
+def test_pair_affinities_forward_and_gradient_equal_autograds(radius):
+    torch.manual_seed(0)
+    features = torch.randn((2, 6, 7, 9), dtype=torch.float64, requires_grad=True)
+    weights = torch.rand((2, len(neighbour_offsets(radius)), 7, 9), dtype=torch.float64)
+    ours = pair_affinities(features, radius)
+    (ours * weights).sum().backward()
+    grad, features.grad = features.grad, None
+    reference = autograd_pair_affinities(features, radius)
+    (reference * weights).sum().backward()
+    assert torch.equal(ours, reference)  # the forward computes the same expressions
+    # each gradient entry sums at most 2P terms (the pixel as origin and as partner), in another order:
+    # 2P roundings of at most 2**-53 of a partial sum, in each of the two
+    terms = 2 * len(neighbour_offsets(radius))  # each of magnitude <= 1, so every partial sum is <= terms
+    assert torch.allclose(grad, features.grad, rtol=0, atol=2 * terms * terms * 2**-53)
+    assert features.grad.abs().max() > 1e-3
+    assert torch.autograd.gradcheck(lambda f: pair_affinities(f, radius), (features.detach().requires_grad_(),))
 
 
 def test_affinity_loss_hand_values():

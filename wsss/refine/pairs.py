@@ -122,6 +122,47 @@ def pair_labels(label_map, radius: int, pair_set: str = "all_in_image") -> tuple
     return fg_pos, bg_pos, neg
 
 
+class PairDistances(torch.autograd.Function):
+    """d[b, p, y, x] = mean_c |f[b, c, y, x] - f[b, c, y + dy_p, x + dx_p]| for the half-plane offsets,
+    with the map zero-padded right, left and below: (B, C, h, w) -> (B, P, h, w).
+
+    Autograd through P slices of a padded map would allocate and zero a padded-size gradient per
+    slice and keep the P difference tensors for the backward pass. This backward accumulates all P
+    into one padded gradient and recomputes each difference instead: the same gradient up to the
+    order of its additions, in 1/P of the memory.
+    """
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, radius: int) -> torch.Tensor:
+        h, w = features.shape[-2:]
+        pad = _pad_amount(radius)
+        padded = F.pad(features, (pad, pad, 0, pad))
+        distances = [(features - padded[:, :, dy:dy + h, pad + dx:pad + dx + w]).abs().mean(1)
+                     for dy, dx in neighbour_offsets(radius)]  # P x (B, h, w)
+        ctx.save_for_backward(padded)
+        ctx.radius = radius
+        if not distances:
+            return features.new_zeros((features.shape[0], 0, h, w))
+        return torch.stack(distances, dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (padded,) = ctx.saved_tensors
+        pad = _pad_amount(ctx.radius)
+        h, w = padded.shape[-2] - pad, padded.shape[-1] - 2 * pad
+        features = padded[:, :, :h, pad:pad + w]
+        total = torch.zeros_like(padded)
+        centre = total[:, :, :h, pad:pad + w]
+        scale = 1.0 / padded.shape[1]
+        for p, (dy, dx) in enumerate(neighbour_offsets(ctx.radius)):
+            partner = padded[:, :, dy:dy + h, pad + dx:pad + dx + w]
+            # d mean_c |f_i - f_j| / d f_i = sgn(f_i - f_j) / C, and the negative for f_j
+            share = (grad[:, p, None] * scale) * torch.sgn(features - partner)
+            centre += share
+            total[:, :, dy:dy + h, pad + dx:pad + dx + w] -= share
+        return centre.clone(), None  # the padding's gradient is dropped
+
+
 def pair_affinities(features: torch.Tensor, radius: int, pair_set: str = "all_in_image") -> torch.Tensor:
     """AffinityNet affinities W_ij = exp(-||f_i - f_j||_1 / C) (PSA): (B, C, h, w) -> (B, P, h, w).
 
@@ -129,17 +170,10 @@ def pair_affinities(features: torch.Tensor, radius: int, pair_set: str = "all_in
     (network/resnet38_aff.py:58). Pairs outside the pair set are set to 0. Differentiable.
     """
     b, c, h, w = features.shape
-    pad = _pad_amount(radius)
-    offsets = neighbour_offsets(radius)
-    padded = F.pad(features, (pad, pad, 0, pad))
-    affs = [
-        torch.exp(-(features - padded[:, :, dy:dy + h, pad + dx:pad + dx + w]).abs().mean(1))
-        for dy, dx in offsets
-    ]  # P x (B, h, w)
-    if not affs:
+    if not neighbour_offsets(radius):
         return features.new_zeros((b, 0, h, w))
     valid = pair_valid(h, w, radius, device=features.device, pair_set=pair_set)
-    return torch.stack(affs, dim=1) * valid.to(features.dtype)
+    return torch.exp(-PairDistances.apply(features, radius)) * valid.to(features.dtype)
 
 
 def _set_mean(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
