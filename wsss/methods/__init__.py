@@ -15,4 +15,5 @@ MODULES = {
     "confidence_penalty": ("entropy",),
     "puzzle": ("puzzle",),
     "eader": ("eader", "cam", "gradcam"),
+    "hide_and_seek": ("hide_and_seek",),
 }
