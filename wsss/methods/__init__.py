@@ -16,4 +16,5 @@ MODULES = {
     "puzzle": ("puzzle",),
     "eader": ("eader", "cam", "gradcam"),
     "hide_and_seek": ("hide_and_seek",),
+    "cutmix": ("cutmix",),
 }
