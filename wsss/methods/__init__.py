@@ -17,4 +17,5 @@ MODULES = {
     "eader": ("eader", "cam", "gradcam"),
     "hide_and_seek": ("hide_and_seek",),
     "cutmix": ("cutmix",),
+    "adl": ("adl",),
 }
