@@ -8,7 +8,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # packages whose modules compute results; runtime, logging, label lists and file I/O (wsss.io) do not
-COMPUTING = ("stages", "training", "methods", "models", "refine", "metrics", "tables", "figures", "data.synthetic")
+COMPUTING = ("stages", "training", "methods", "models", "refine", "metrics", "tables", "figures", "data.synthetic",
+             "data.sbd")
 NOT_COMPUTING = ("models.loading",)
 
 
