@@ -6,6 +6,8 @@ import re
 
 from snakemake.exceptions import WorkflowError
 
+from wsss.data.sbd_layout import AUG_DIR, TRAIN_AUG_LIST, list_files, sbd_dataset_root
+from wsss.errors import DatasetError
 from wsss.methods import MODULES as METHOD_MODULES
 
 
@@ -468,3 +470,36 @@ def print_results_location():
 def training_gpus(network):
     """The GPUs of a training job: its network's data-parallel processes (config <network>.processes)."""
     return lambda wildcards: section(wildcards.experiment, network)["processes"]
+
+
+# --- data preparation (rules/prepare.smk) ---------------------------------------------------------
+
+
+def prepare_roots():
+    """(VOC2012 folder, SBD dataset folder) of config prepare, None where not set; voc_root defaults to
+    dataset.root when dataset.kind is voc, spelt as given, so that the outputs are the very paths that
+    make_labels reads for a train_aug split."""
+    voc, sbd = config["prepare"]["voc_root"], config["prepare"]["sbd_root"]
+    if voc is None and config["dataset"]["kind"] == "voc":
+        voc = config["dataset"]["root"]
+    return (voc or None), (str(sbd_dataset_root(sbd)) if sbd else None)
+
+
+PREPARE_VOC, PREPARE_SBD = prepare_roots()
+
+
+def prepare_targets(wildcards):
+    """What target `prepare` builds; one line naming the config key where a root is not set."""
+    if PREPARE_SBD is None:
+        raise WorkflowError("config key prepare.sbd_root: required for target prepare (SBD's benchmark_RELEASE folder)")
+    if PREPARE_VOC is None:
+        raise WorkflowError("config key prepare.voc_root: required for target prepare (the VOC2012 folder)")
+    return [f"{PREPARE_VOC}/{AUG_DIR}", f"{PREPARE_VOC}/{TRAIN_AUG_LIST}"]
+
+
+def prepare_lists(wildcards):
+    """The SBD and VOC split lists, each checked to exist before any job (one line naming a missing one)."""
+    try:
+        return {name: str(path) for name, path in list_files(PREPARE_VOC, PREPARE_SBD).items()}
+    except DatasetError as error:
+        raise WorkflowError(str(error)) from None
