@@ -26,6 +26,6 @@ def affinity_batch_loss(radius: int, loss: str = "paper", pair_set: str = "all_i
         features = model(images)  # (B, 448, h, w)
         fg_pos, bg_pos, neg = pair_labels(labels_at(labels, features.shape[-2:]), radius, pair_set)
         value, parts = affinity_loss(pair_affinities(features, radius, pair_set), fg_pos, bg_pos, neg, form=loss)
-        return value, {name: float(parts[name]) for name in ("fg_pos", "bg_pos", "neg")}
+        return value, {name: parts[name].item() for name in ("fg_pos", "bg_pos", "neg")}
 
     return loss_fn
