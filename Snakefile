@@ -27,6 +27,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/coco.smk"
 include: "rules/prepare.smk"
 include: "rules/classifier.smk"
 include: "rules/cams.smk"

@@ -137,14 +137,27 @@ def results(path):
     return f"{config['results']}/{path}"
 
 
+def coco_layout():
+    """The VOC layout that rule make_coco_masks converts COCO into (dataset.kind coco)."""
+    return results(f"{DATASET}/coco_layout")
+
+
+def coco_instances(wildcards):
+    """The instances JSON of every COCO image set that dataset.coco.splits names (rule make_coco_masks)."""
+    root, sets = config["dataset"]["root"], dict.fromkeys(config["dataset"]["coco"]["splits"].values())
+    return [f"{root}/annotations/instances_{name}.json" for name in sets]
+
+
 def data_root():
-    """The VOC-layout root (generated for the synthetic dataset, given in config for real VOC), or for a
-    wsolevaluation dataset the dict wsss.data.layouts.open_layout reads."""
+    """The VOC-layout root (generated for the synthetic dataset, converted from COCO, given in config for
+    real VOC), or for a wsolevaluation dataset the dict wsss.data.layouts.open_layout reads."""
     kind = config["dataset"]["kind"]
     if kind == "synthetic":
         return results(f"{DATASET}/data")
     if config["dataset"]["root"] is None:
         raise WorkflowError(f"config key dataset.root: required for dataset.kind {kind}")
+    if kind == "coco":
+        return coco_layout()
     if kind == "wsol":
         wsol = config["dataset"]["wsol"]
         if wsol["metadata_root"] is None:
@@ -162,11 +175,38 @@ IS_WSOL = config["dataset"]["kind"] == "wsol"
 MULTILABEL = not IS_WSOL  # VOC is multi-label; the wsolevaluation datasets have one class per image
 
 
+def check_coco_splits():
+    """For kind coco, every split of dataset.splits must be one of dataset.coco.splits, listed where the
+    conversion writes it (else a one-line error naming the key)."""
+    coco = config["dataset"]["coco"]["splits"]
+    for name, path in config["dataset"]["splits"].items():
+        if name not in coco:
+            raise WorkflowError(
+                f"config key dataset.splits: split {name!r} is not one of dataset.coco.splits {list(coco)}"
+            )
+        if path != f"ImageSets/Segmentation/{name}.txt":
+            raise WorkflowError(
+                f"config key dataset.splits.{name}: {path!r}; the COCO conversion lists it as "
+                f"'ImageSets/Segmentation/{name}.txt'"
+            )
+    unknown = [name for name in config["dataset"]["coco"]["max_images"] if name not in coco]
+    if unknown:
+        raise WorkflowError(f"config key dataset.coco.max_images: splits {unknown} are not in dataset.coco.splits")
+
+
+IS_COCO = config["dataset"]["kind"] == "coco"
+if IS_COCO:
+    check_coco_splits()
+
+
 def dataset_inputs(wildcards):
-    """What the label table depends on: the generated folder, the VOC split lists, or the wsol metadata files."""
+    """What the label table depends on: the generated folder, the COCO conversion's summary (its layout is
+    made by the same job; hashing it would read every image), the VOC split lists, or the wsol metadata files."""
     kind = config["dataset"]["kind"]
     if kind == "synthetic":
         return [data_root()]
+    if kind == "coco":
+        return [f"{coco_layout()}.tsv"]
     if kind == "wsol":
         root = data_root()
         folders = [

@@ -28,6 +28,7 @@ rule plot_per_class_iou:
     log:
         results("{dataset}/{experiment}/seed{seed}/logs/plot_per_class_iou.log"),
     params:
+        root=data_root(),  # the dataset's class names (wsss.data.classes.dataset_class_names)
         train_split=TRAIN_SPLIT,
         val_split=VAL_SPLIT,
         dpi=100,

@@ -11,7 +11,7 @@ from wsss.data.labels import labelled_rows, load_split
 from wsss.io.checkpoint import save_atomic
 from wsss.runtime import (as_attributes, job_logger, log_peak_gpu_memory, params_digest, provenance_record,
                           resolve_devices, write_provenance)
-from wsss.stages.train_segmenter import train_segmenter
+from wsss.stages.train_segmenter import segmenter_classes, train_segmenter
 from wsss.training.distributed import launch
 from wsss.training.loop import clear_state, resolve_precision
 
@@ -34,7 +34,7 @@ job = {"cfg": cfg, "seed": seed, "threads": snakemake.threads, "root": snakemake
        "classifier": snakemake.input.classifier[0] if cfg["init_from_classifier"] else None,
        "state": snakemake.params.state, "digest": digest, "log": "train_segmenter"}
 model, history = launch(train_segmenter, devices, job)
-arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"]}
+arch = {"backbone": cfg["backbone"], "output_stride": cfg["output_stride"], "num_classes": segmenter_classes(rows)}
 save_atomic({"arch": arch, "state_dict": model.cpu().state_dict(), "history": history,
              **as_attributes(record)}, snakemake.output.model, checksum=True)
 pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)

@@ -1,7 +1,9 @@
 """Report figures: label maps and CAMs coloured for display, per-class IoU bars, overlay grids.
 
 Arrays and tables in, RGB arrays or matplotlib Figures out (no paths, no pyplot: the Figures draw on
-the Agg canvas, so they render without a display). The workflow scripts save them.
+the Agg canvas, so they render without a display). The workflow scripts save them. class_names are a
+dataset's, background first (wsss.data.classes.dataset_class_names; VOC's where not given); the VOC
+colour map covers every label 0..255.
 """
 
 from __future__ import annotations
@@ -118,15 +120,16 @@ def per_class_iou(table: pd.DataFrame, class_names=CLASS_NAMES) -> np.ndarray:
 
 
 def experiment_iou_series(*, cams: pd.DataFrame, pseudo_masks: pd.DataFrame, segmentation: pd.DataFrame,
-                          upper_bound: pd.DataFrame, train_split: str, val_split: str) -> dict[str, np.ndarray]:
+                          upper_bound: pd.DataFrame, train_split: str, val_split: str,
+                          class_names=CLASS_NAMES) -> dict[str, np.ndarray]:
     """Bar-series name -> (C,) per-class IoU in %: the CAM at its best background threshold and the
     pseudo masks on the training split, the segmenter and the fully supervised upper bound on val."""
     threshold = float(cams.iloc[0]["best_threshold"])
     return {
-        f"CAM @ bg {threshold:.2f} ({train_split})": per_class_iou(cams),
-        f"pseudo masks ({train_split})": per_class_iou(pseudo_masks),
-        f"segmentation ({val_split})": per_class_iou(segmentation),
-        f"fully supervised ({val_split})": per_class_iou(upper_bound),
+        f"CAM @ bg {threshold:.2f} ({train_split})": per_class_iou(cams, class_names),
+        f"pseudo masks ({train_split})": per_class_iou(pseudo_masks, class_names),
+        f"segmentation ({val_split})": per_class_iou(segmentation, class_names),
+        f"fully supervised ({val_split})": per_class_iou(upper_bound, class_names),
     }
 
 

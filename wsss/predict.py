@@ -89,8 +89,9 @@ def checkpoint_kind(checkpoint) -> str | None:
     """'classifier' or 'segmenter' from what train_classifier / train_segmenter save; None for anything else.
 
     Both save {'arch', 'state_dict', ...}: a classifier's arch has num_classes and its head is one
-    1x1 conv ('head.weight'); a segmenter's head is the DeepLab ASPP ('head.0....'); AffinityNet
-    (same arch keys as a segmenter) has no 'head.' parameters at all.
+    1x1 conv ('head.weight'); a segmenter's head is the DeepLab ASPP ('head.0....'), its arch's
+    num_classes (background included) absent from checkpoints that predate it (21 then); AffinityNet
+    (the arch keys of such a segmenter) has no 'head.' parameters at all.
     """
     if not isinstance(checkpoint, Mapping):
         return None
@@ -99,7 +100,7 @@ def checkpoint_kind(checkpoint) -> str | None:
         return None
     if "num_classes" in arch and "head.weight" in state:
         return "classifier"
-    if "num_classes" not in arch and any(str(key).startswith("head.0.") for key in state):
+    if "head.weight" not in state and any(str(key).startswith("head.0.") for key in state):
         return "segmenter"
     return None
 

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from .labels import class_keys, label_matrix
+from .labels import class_columns, class_keys, label_matrix
 from .transforms import augment, crop_tensors, normalise
 from .layouts import open_layout
 from .voc import load_image, load_mask
@@ -73,17 +73,20 @@ class ClassificationCrops(_Crops):
 
 
 class SegmentationCrops(_Crops):
-    """(uint8 crop, valid mask, label crop); labels come from PNG masks (pseudo, affinity or true)."""
+    """(uint8 crop, valid mask, label crop); labels come from PNG masks (pseudo, affinity or true) with
+    values 0..num_classes (the object classes of the label table's rows) or 255."""
 
     def __init__(self, root, rows: pd.DataFrame, mask_path, **crop_kwargs):
         super().__init__(root, rows, **crop_kwargs)
         self.mask_path = mask_path  # callable: image_id -> path of its label PNG
+        self.num_classes = len(class_columns(self.rows.columns))
 
     def __getitem__(self, index):
         image_id = self.rows.at[index, "image_id"]
         image = self._decoded(("image", image_id), lambda: load_image(self.layout.image(image_id)))
         mask = self._decoded(("mask", image_id),
-                             lambda: load_mask(self.mask_path(image_id), expected_size=image.shape[:2]))
+                             lambda: load_mask(self.mask_path(image_id), expected_size=image.shape[:2],
+                                               num_classes=self.num_classes))
         image, mask, valid = augment(image, self._rng(index), crop=self.crop, scale_range=self.scale_range, mask=mask)
         return (*crop_tensors(image, valid), torch.from_numpy(mask.astype(np.int64)))
 

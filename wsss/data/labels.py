@@ -2,7 +2,8 @@
 
 The table (TSV) has one row per (split, image_id) with the image size, where the labels came
 from ('mask', 'xml' or 'class_labels'), whether a ground-truth mask exists, and one 0/1 column per
-class: the 20 VOC classes, or class_000 ... class_<K-1> for a wsolevaluation dataset (CUB, OpenImages).
+class: the dataset's classes (wsss.data.classes.dataset_class_names: VOC's 20, the names of a COCO layout's
+class_names.txt), or class_000 ... class_<K-1> for a wsolevaluation dataset (CUB, OpenImages).
 The class columns are whatever follows META_COLUMNS, in order; class column k is mask value k + 1.
 Every later stage reads its labels from this table and never looks at the masks for them.
 """
@@ -16,7 +17,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..errors import DatasetError
-from .classes import VOC_CLASSES
+from .classes import CLASS_LIST, dataset_class_names
+from .classes import wsol_class_names as _wsol_class_names
 from .voc import VOCLayout, classes_in_mask, image_size, load_image, load_mask, read_annotation, read_split
 from .wsol_layout import WSOLLayout
 
@@ -31,38 +33,43 @@ def class_columns(columns) -> list[str]:
 
 def wsol_class_names(num_classes: int) -> list[str]:
     """Class column names of a single-label wsolevaluation dataset: class_000, class_001, ..."""
-    return [f"class_{k:03d}" for k in range(num_classes)]
+    return list(_wsol_class_names(num_classes))
 
 
 #: Where a VOC-layout label table takes an image's classes from (config dataset.label_source).
 LABEL_SOURCES = ("masks", "xml")
 
 
-def image_record(layout: VOCLayout, image_id: str, *, decode: bool = True, label_source: str = "masks") -> dict:
+def image_record(layout: VOCLayout, image_id: str, *, decode: bool = True, label_source: str = "masks",
+                 class_names=None) -> dict:
     """Check one image (and its mask) and return its row: size, label source, per-class 0/1.
 
     label_source "masks": the classes painted in its mask, the XML objects where it has none; "xml": the
-    XML objects always (the mask, when there is one, is still checked).
+    XML objects always (the mask, when there is one, is still checked). class_names: the dataset's,
+    background first (None: dataset_class_names of the layout's root).
     """
     if label_source not in LABEL_SOURCES:
         raise ValueError(f"label source {label_source!r} is not one of {LABEL_SOURCES}")
+    names = dataset_class_names(layout.root) if class_names is None else tuple(class_names)
+    num_classes = len(names) - 1
     image_path = layout.image(image_id)
     if not image_path.is_file():
         raise DatasetError(f"{image_path}: listed id {image_id!r} has no image file")
     size = load_image(image_path).shape[:2] if decode else image_size(image_path)
     mask_path = layout.mask(image_id)
-    mask = load_mask(mask_path, expected_size=size) if mask_path is not None else None
+    mask = load_mask(mask_path, expected_size=size, num_classes=num_classes) if mask_path is not None else None
     if label_source == "xml":
-        classes, source = sorted({o["class"] for o in read_annotation(layout.annotation(image_id))}), "xml"
+        classes, source = sorted({o["class"] for o in read_annotation(layout.annotation(image_id), names)}), "xml"
     elif mask is not None:
-        classes, source = classes_in_mask(mask), "mask"
+        classes, source = classes_in_mask(mask, num_classes), "mask"
     elif layout.annotation(image_id).is_file():
-        classes, source = sorted({o["class"] for o in read_annotation(layout.annotation(image_id))}), "xml"
+        classes, source = sorted({o["class"] for o in read_annotation(layout.annotation(image_id), names)}), "xml"
     else:
         raise DatasetError(f"{image_path}: no mask and no annotation XML to take labels from")
     row = {"image_id": image_id, "height": size[0], "width": size[1], "label_source": source,
            "has_mask": mask_path is not None}
-    row.update({name: int(index + 1 in classes) for index, name in enumerate(VOC_CLASSES)})
+    present = set(classes)
+    row.update({name: int(index in present) for index, name in enumerate(names) if index > 0})
     return row
 
 
@@ -71,17 +78,24 @@ def build_label_table(root, splits: dict[str, str], *, decode: bool = True, prog
     """Read every split list under root, check every image, and return the label table.
 
     splits maps a split name to its list file relative to root. decode=True fully decodes each
-    JPEG so a truncated file is caught here, before any training. label_source: see image_record.
+    JPEG so a truncated file is caught here, before any training. label_source: see image_record. The
+    class columns are the root's classes (dataset_class_names), in label order.
     """
     layout = VOCLayout(Path(root))
     if not layout.root.is_dir():
         raise DatasetError(f"{layout.root}: dataset root does not exist")
+    names = dataset_class_names(layout.root)
+    clash = [name for name in names[1:] if name in META_COLUMNS]
+    if clash:
+        raise DatasetError(f"{layout.root / CLASS_LIST}: class names {clash} are label-table columns "
+                           f"{list(META_COLUMNS)}")
     rows, seen = [], {}
     for split, list_file in splits.items():
         ids = read_split(layout.root / list_file)
         for image_id in tqdm(ids, desc=f"check {split}", disable=not progress, mininterval=2):
             if image_id not in seen:
-                seen[image_id] = image_record(layout, image_id, decode=decode, label_source=label_source)
+                seen[image_id] = image_record(layout, image_id, decode=decode, label_source=label_source,
+                                              class_names=names)
             rows.append({"split": split, **seen[image_id]})
     return pd.DataFrame(rows)
 

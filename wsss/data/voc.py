@@ -5,7 +5,9 @@
     <root>/SegmentationClassAug/<id>.png   SBD-derived masks for train_aug (used when present)
     <root>/Annotations/<id>.xml            objects with boxes
     <root>/ImageSets/Segmentation/<split>.txt
+    <root>/class_names.txt                 only where the classes are not VOC's (wsss.data.classes)
 
+Masks hold 0 (background), 1..K (the K classes of dataset_class_names, VOC's 20 by default) and 255.
 Every check raises DatasetError with the offending file's path and what is wrong with it.
 """
 
@@ -19,7 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DatasetError
-from .classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, VOC_CLASSES
+from .classes import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 
 MASK_DIRS = ("SegmentationClassAug", "SegmentationClass")
 
@@ -88,8 +90,9 @@ def image_size(path) -> tuple[int, int]:
     return height, width
 
 
-def load_mask(path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
-    """A ground-truth mask as (H, W) uint8 with values in 0..20 or 255, checked."""
+def load_mask(path, expected_size: tuple[int, int] | None = None, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """A ground-truth mask as (H, W) uint8 with values in 0..num_classes or 255, checked (num_classes: the
+    dataset's object classes, VOC's 20 unless given)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: mask file does not exist")
@@ -100,10 +103,10 @@ def load_mask(path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
             mask = np.array(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as error:
         raise DatasetError(f"{path}: cannot decode mask ({error})") from error
-    bad = np.unique(mask[(mask > NUM_CLASSES) & (mask != IGNORE_INDEX)])
+    bad = np.unique(mask[(mask > num_classes) & (mask != IGNORE_INDEX)])
     if bad.size:
         raise DatasetError(
-            f"{path}: mask has values {bad[:5].tolist()} outside 0..{NUM_CLASSES} and {IGNORE_INDEX}"
+            f"{path}: mask has values {bad[:5].tolist()} outside 0..{num_classes} and {IGNORE_INDEX}"
         )
     if expected_size is not None and mask.shape != tuple(expected_size):
         raise DatasetError(
@@ -113,14 +116,17 @@ def load_mask(path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
     return mask
 
 
-def classes_in_mask(mask: np.ndarray) -> list[int]:
-    """Class indices 1..20 painted in a mask (background and void excluded)."""
+def classes_in_mask(mask: np.ndarray, num_classes: int = NUM_CLASSES) -> list[int]:
+    """Class indices 1..num_classes painted in a mask (background and void excluded)."""
     values = np.unique(mask)
-    return [int(v) for v in values if 1 <= v <= NUM_CLASSES]
+    return [int(v) for v in values if 1 <= v <= num_classes]
 
 
-def read_annotation(path) -> list[dict]:
-    """Objects of a VOC XML annotation: [{'class': int 1..20, 'name', 'box': (xmin, ymin, xmax, ymax), 'difficult'}]."""
+def read_annotation(path, class_names=CLASS_NAMES) -> list[dict]:
+    """Objects of a VOC XML annotation: [{'class': int 1..K, 'name', 'box': (xmin, ymin, xmax, ymax), 'difficult'}].
+
+    class_names: the dataset's, background first (dataset_class_names); 'class' is the name's index in it.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: annotation file does not exist")
@@ -131,13 +137,13 @@ def read_annotation(path) -> list[dict]:
     objects = []
     for node in root.iter("object"):
         name = (node.findtext("name") or "").strip()
-        if name not in VOC_CLASSES:
+        if name not in class_names[1:]:
             raise DatasetError(f"{path}: unknown object class {name!r}")
         box = node.find("bndbox")
         coords = tuple(int(float(box.findtext(k))) for k in ("xmin", "ymin", "xmax", "ymax")) if box is not None else None
         objects.append(
             {
-                "class": CLASS_NAMES.index(name),
+                "class": class_names.index(name),
                 "name": name,
                 "box": coords,
                 "difficult": int(node.findtext("difficult") or 0),

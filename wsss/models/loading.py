@@ -11,7 +11,8 @@ from .deeplab import build_segmenter
 def _load(path, device, build):
     checkpoint = load(path)
     arch = checkpoint["arch"]
-    extra = {"num_classes": arch["num_classes"]} if "num_classes" in arch else {}  # classifiers of K classes
+    # classifiers of K classes, segmenters of K + 1 (a segmenter saved without it has the default 21)
+    extra = {"num_classes": arch["num_classes"]} if "num_classes" in arch else {}
     model = build(arch["backbone"], pretrained=False, output_stride=arch["output_stride"], **extra)
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(device).eval()

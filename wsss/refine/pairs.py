@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wsss.data.classes import IGNORE_INDEX, NUM_CLASSES
+from wsss.data.classes import IGNORE_INDEX
 
 #: Floor inside the logarithms of the affinity loss (PSA's code adds 1e-5).
 LOG_EPS = 1e-5
@@ -94,8 +94,8 @@ def pair_labels(label_map, radius: int, pair_set: str = "all_in_image") -> tuple
                                                                                torch.Tensor]:
     """PSA pair sets from an affinity label map: (fg_pos, bg_pos, neg) bool masks (..., P, h, w).
 
-    label_map: (..., h, w) ints (numpy or torch) with 0 background, 1..20 classes, 255 neutral.
-    fg_pos: both pixels the same class in 1..20; bg_pos: both 0; neg: both confident (!= 255) and
+    label_map: (..., h, w) ints (numpy or torch) with 0 background, 1..K classes (VOC 20, COCO 80), 255 neutral.
+    fg_pos: both pixels the same class in 1..K; bg_pos: both 0; neg: both confident (!= 255) and
     different (psa voc12/data.py:156-171). Pairs touching 255 or outside the pair set are in none.
     """
     if torch.is_tensor(label_map):
@@ -113,7 +113,7 @@ def pair_labels(label_map, radius: int, pair_set: str = "all_in_image") -> tuple
     origin = labels.unsqueeze(-3)  # (..., 1, h, w)
     confident = (origin != IGNORE_INDEX) & (partner != IGNORE_INDEX)
     same = origin == partner
-    fg_pos = same & (origin >= 1) & (origin <= NUM_CLASSES)
+    fg_pos = same & (origin >= 1) & (origin != IGNORE_INDEX)
     bg_pos = same & (origin == 0)
     neg = confident & ~same
     if pair_set != "all_in_image":  # the padding already drops pairs leaving the map

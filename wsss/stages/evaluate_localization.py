@@ -35,7 +35,7 @@ PROTOCOLS = ("ours", "wsolevaluation")
 
 
 def boxes_by_class(objects) -> dict[int, np.ndarray]:
-    """{class index 1..20: (M, 4) 0-based inclusive boxes} from read_annotation's objects."""
+    """{class index 1..K: (M, 4) 0-based inclusive boxes} from read_annotation's objects."""
     boxes: dict[int, list] = {}
     for obj in objects:
         if obj["box"] is not None:
@@ -46,23 +46,24 @@ def boxes_by_class(objects) -> dict[int, np.ndarray]:
 
 @torch.inference_mode()
 def class_scores(model, image: np.ndarray, device) -> np.ndarray:
-    """(20,) logits of the classifier on one whole image."""
+    """(K,) logits of the classifier on one whole image."""
     x = to_tensor(image, model.backbone.mean, model.backbone.std)[None].to(device)
     return model(x)[0].float().cpu().numpy()
 
 
-def voc_truth(layout, masks: str = "auto"):
+def voc_truth(layout, masks: str = "auto", class_names=CLASS_NAMES):
     """truth(image_id, keys, size) for VOC layout: (boxes of the labelled classes from the XML, class mask),
-    or (None, None) when the image lacks its annotation or mask (not scored); masks: ground_truth_mask's."""
+    or (None, None) when the image lacks its annotation or mask (not scored); masks: ground_truth_mask's;
+    class_names: the dataset's, background first."""
     def truth(image_id, keys, size):
         mask_path = ground_truth_mask(layout, image_id, masks)
         if mask_path is None or not layout.annotation(image_id).is_file():
             return None, None
-        boxes = boxes_by_class(read_annotation(layout.annotation(image_id)))
+        boxes = boxes_by_class(read_annotation(layout.annotation(image_id), class_names))
         boxes = {c: b for c, b in boxes.items() if c in keys}  # classes of the image's label row
         if not boxes:
             return None, None
-        return boxes, load_mask(mask_path, expected_size=size)
+        return boxes, load_mask(mask_path, expected_size=size, num_classes=len(class_names) - 1)
     return truth
 
 
@@ -111,7 +112,7 @@ def evaluate_localization(model, cache_path, root, image_ids, *, split: str = ""
     if protocol not in PROTOCOLS:
         raise ValueError(f"localization protocol {protocol!r} is not one of {PROTOCOLS}")
     layout = open_layout(root, split)
-    truth = wsol_truth(layout) if is_wsol(root) else voc_truth(layout, masks)
+    truth = wsol_truth(layout) if is_wsol(root) else voc_truth(layout, masks, class_names)
     reference = protocol == "wsolevaluation"
     top1 = LocalizationAccumulator(fraction=box_fraction)
     boxes_acc = BoxAccumulator(thresholds=cam_thresholds, iou_thresholds=iou_thresholds)

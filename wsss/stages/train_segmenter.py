@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from ..data.datasets import SegmentationCrops
+from ..data.labels import class_columns
 from ..data.voc import VOCLayout
 from ..models.deeplab import build_segmenter
 from ..runtime import set_threads
@@ -15,18 +16,25 @@ from ..training.param_groups import GroupRule
 from ..training.segmentation import segmentation_loss
 
 
+def segmenter_classes(rows) -> int:
+    """Outputs of the segmenter: background and the K classes of the label table's rows (21 for VOC)."""
+    return len(class_columns(rows.columns)) + 1
+
+
 def train_segmenter(device, job: dict):
     """Build and train the segmenter of job on device; returns (model, history).
 
     job: cfg (the segmentation section, precision resolved), seed, threads, root, rows (the label
     table's training rows), masks (the folder of <image_id>.png labels, or None for the dataset's true
     masks), classifier (checkpoint whose backbone initialises it, or None), state, digest, log (logger
-    name). One call per data-parallel process (wsss.training.distributed.launch).
+    name). One call per data-parallel process (wsss.training.distributed.launch). The segmenter scores
+    background and every class column of the rows (segmenter_classes).
     """
     cfg = job["cfg"]
     set_threads(job["threads"], processes=cfg["processes"], workers=cfg["num_workers"])
     log = logging.getLogger(job["log"])
-    model = network_to_train(build_segmenter, cfg, seed=job["seed"], classifier=job["classifier"], log=log)
+    model = network_to_train(build_segmenter, cfg, seed=job["seed"], classifier=job["classifier"], log=log,
+                             num_classes=segmenter_classes(job["rows"]))
     if job["masks"] is None:
         mask_path = VOCLayout(job["root"]).mask
     else:
