@@ -19,21 +19,15 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
 from wsss.models.affinitynet import build_affinitynet
-from wsss.refine.pairs import affinity_loss, neighbour_offsets, pair_affinities, pair_labels, pair_valid
+from wsss.refine.pairs import affinity_loss, offset_distances, pair_affinities, pair_labels, pair_valid
 from wsss.training.affinitynet import labels_at
 
 
 def autograd_affinities(features: torch.Tensor, radius: int) -> torch.Tensor:
     """The affinities of pair_affinities, through autograd's slice backward (one zeroed padded gradient each)."""
-    h, w = features.shape[-2:]
-    pad = radius - 1
-    padded = F.pad(features, (pad, pad, 0, pad))
-    distances = [(features - padded[:, :, dy:dy + h, pad + dx:pad + dx + w]).abs().mean(1)
-                 for dy, dx in neighbour_offsets(radius)]
-    return torch.exp(-torch.stack(distances, 1)) * pair_valid(h, w, radius).to(features.dtype)
+    return torch.exp(-offset_distances(features, radius)) * pair_valid(*features.shape[-2:], radius).to(features.dtype)
 
 
 def make_step(affinities, batch, radius: int):

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wsss.refine.pairs import (affinity_loss, neighbour_offsets, pair_affinities, pair_labels,
+from wsss.refine.pairs import (affinity_loss, neighbour_offsets, offset_distances, pair_affinities, pair_labels,
                                pair_origins, pair_valid)
 
 
@@ -124,12 +124,8 @@ def test_pair_affinities_values_and_invalid_entries():
 
 def autograd_pair_affinities(features, radius):
     """The same affinities through autograd's own slices: the reference for PairDistances."""
-    h, w = features.shape[-2:]
-    pad = radius - 1
-    padded = F.pad(features, (pad, pad, 0, pad))
-    distances = [(features - padded[:, :, dy:dy + h, pad + dx:pad + dx + w]).abs().mean(1)
-                 for dy, dx in neighbour_offsets(radius)]
-    return torch.exp(-torch.stack(distances, 1)) * pair_valid(h, w, radius).to(features.dtype)
+    valid = pair_valid(*features.shape[-2:], radius).to(features.dtype)
+    return torch.exp(-offset_distances(features, radius)) * valid
 
 
 @pytest.mark.parametrize("radius", [2, 5])

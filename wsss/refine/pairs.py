@@ -122,9 +122,25 @@ def pair_labels(label_map, radius: int, pair_set: str = "all_in_image") -> tuple
     return fg_pos, bg_pos, neg
 
 
-class PairDistances(torch.autograd.Function):
+def offset_distances(features: torch.Tensor, radius: int) -> torch.Tensor:
     """d[b, p, y, x] = mean_c |f[b, c, y, x] - f[b, c, y + dy_p, x + dx_p]| for the half-plane offsets,
     with the map zero-padded right, left and below: (B, C, h, w) -> (B, P, h, w).
+
+    Plain tensor operations: autograd differentiates them slice by slice (PairDistances computes the
+    same values with a cheaper backward).
+    """
+    h, w = features.shape[-2:]
+    pad = _pad_amount(radius)
+    padded = F.pad(features, (pad, pad, 0, pad))
+    distances = [(features - padded[:, :, dy:dy + h, pad + dx:pad + dx + w]).abs().mean(1)
+                 for dy, dx in neighbour_offsets(radius)]  # P x (B, h, w)
+    if not distances:
+        return features.new_zeros((features.shape[0], 0, h, w))
+    return torch.stack(distances, dim=1)
+
+
+class PairDistances(torch.autograd.Function):
+    """offset_distances with its own backward.
 
     Autograd through P slices of a padded map would allocate and zero a padded-size gradient per
     slice and keep the P difference tensors for the backward pass. This backward accumulates all P
@@ -134,23 +150,16 @@ class PairDistances(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, features: torch.Tensor, radius: int) -> torch.Tensor:
-        h, w = features.shape[-2:]
-        pad = _pad_amount(radius)
-        padded = F.pad(features, (pad, pad, 0, pad))
-        distances = [(features - padded[:, :, dy:dy + h, pad + dx:pad + dx + w]).abs().mean(1)
-                     for dy, dx in neighbour_offsets(radius)]  # P x (B, h, w)
-        ctx.save_for_backward(padded)
+        ctx.save_for_backward(features)
         ctx.radius = radius
-        if not distances:
-            return features.new_zeros((features.shape[0], 0, h, w))
-        return torch.stack(distances, dim=1)
+        return offset_distances(features, radius)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        (padded,) = ctx.saved_tensors
+        (features,) = ctx.saved_tensors
         pad = _pad_amount(ctx.radius)
-        h, w = padded.shape[-2] - pad, padded.shape[-1] - 2 * pad
-        features = padded[:, :, :h, pad:pad + w]
+        h, w = features.shape[-2:]
+        padded = F.pad(features, (pad, pad, 0, pad))
         total = torch.zeros_like(padded)
         centre = total[:, :, :h, pad:pad + w]
         scale = 1.0 / padded.shape[1]
