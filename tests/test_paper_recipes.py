@@ -34,11 +34,12 @@ PAPERS = {
     "puzzlecam": (["voc12_psa.yaml", "voc12_puzzlecam.yaml"], "puzzle"),
     "eader": (["voc12_psa.yaml", "voc12_eader.yaml"], "eader"),
     "wsolevaluation": (["cub_entropy.yaml"], "cam"),
+    "recam": (["coco14_psa.yaml", "coco14_cam.yaml"], "cam"),
 }
 #: the networks each paper's official code trains, whose recipe rows must all be in the document
 TRAINED = {"psa": ["classifier", "affinitynet"], "irn": ["classifier", "affinitynet"],
            "puzzlecam": ["classifier", "affinitynet", "segmentation"], "eader": ["classifier"],
-           "wsolevaluation": ["classifier"]}
+           "wsolevaluation": ["classifier"], "recam": ["classifier", "affinitynet"]}
 RECIPE_KEYS = ("optimizer", "momentum", "nesterov", "weight_decay", "bias_weight_decay", "lr", "head_lr_scale",
                "bias_lr_scale", "poly_power", "lr_step_every", "epochs", "batch_size", "crop_size", "scale_range",
                "batchnorm", "frozen_stages")

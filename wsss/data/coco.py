@@ -13,7 +13,7 @@ Input: a COCO root holding the images <root>/<set>/<file_name> and the instances
     categories.tsv                       mask value, COCO category id, name
 
 Conventions: those of the semantic masks that COCO 2014 WSSS results are usually scored on, as ReCAM's
-mscoco/annToMask.py makes them (zhaozhengChen/ReCAM @ 16e34b8; the SIPE authors point to it for COCO14
+mscoco/annToMask.py makes them (zhaozhengChen/ReCAM @ 2bdbcd2; the SIPE authors point to it for COCO14
 ground truth, chenqi1126/SIPE issue #13), which paints as the COCO-Stuff helper
 cocoSegmentationToSegmentationMap does (cocodataset/cocoapi PythonAPI/pycocotools/cocostuffhelper.py):
 
