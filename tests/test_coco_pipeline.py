@@ -9,13 +9,13 @@ import pytest
 import yaml
 
 from test_paper_configs import CONFIGS, dry_run, jobs_of
-from wsss.data.synthetic_coco import write_synthetic_coco
+from wsss.data.synthetic_coco import COCO2014_CATEGORIES, write_synthetic_coco
 from wsss.io.checkpoint import load
 from wsss.predict import checkpoint_kind
 
 from workflow_helpers import planned_jobs, snakemake, write_config
 
-COCO_CLASSES = ["person", "car", "traffic light", "toothbrush"]  # the fixture's categories in id order
+COCO_CLASSES = [name for _, name in COCO2014_CATEGORIES]  # COCO's 80, in id order: mask values 1..80
 
 
 def coco_config(folder, root, **dataset):
@@ -27,7 +27,8 @@ def coco_config(folder, root, **dataset):
 @pytest.fixture(scope="module")
 def coco_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tinycoco")
-    write_synthetic_coco(folder / "coco", n_train=16, n_val=8, image_size=64)
+    # all 80 categories, listed in reverse id order; the objects are of the first 20 listed (ids 90 down to 67)
+    write_synthetic_coco(folder / "coco", n_train=16, n_val=8, image_size=64, categories=COCO2014_CATEGORIES[::-1])
     coco_config(folder, folder / "coco", coco={"max_images": {"val": 6}})
     snakemake(folder)
     return folder
@@ -43,6 +44,7 @@ def test_the_whole_dag_runs_on_coco_with_its_class_names(coco_run):
     assert list(labels.columns[6:]) == COCO_CLASSES
     assert labels.groupby("split").size().to_dict() == {"train": 16, "val": 6}
     iou_columns = [f"iou_{name}" for name in ["background", *COCO_CLASSES]]
+    assert len(iou_columns) == 81
     for table in ("cams_train", "cams_val", "pseudo_masks_train", "segmentation_pseudo_val", "segmentation_gt_val"):
         scores = pd.read_csv(out / f"cam/seed0/eval/{table}.tsv", sep="\t")
         assert [c for c in scores.columns if c.startswith("iou_")] == iou_columns, table
