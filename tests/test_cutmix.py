@@ -111,15 +111,21 @@ def composed_loss(model, images, labels, multilabel, seed):
         model, (images, labels), Step(0, 1))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_the_single_label_loss_is_cutmixs_two_weighted_cross_entropies(seed):
+def mixed_step(seed, multilabel):
+    """(model, images, labels, loss, parts, partner, lam, logits): the composed CutMix loss of a fixed
+    batch under seed, the draw it made, and the model's logits on the batch it trained on."""
     torch.manual_seed(0)
     model = make_classifier()
-    images, labels = batch(multilabel=False)
-    loss, parts = composed_loss(model, images, labels, False, seed)
+    images, labels = batch(multilabel=multilabel)
+    loss, parts = composed_loss(model, images, labels, multilabel, seed)
     partner, box, lam = mixed_draw(seed, images)
+    return model, images, labels, loss, parts, partner, lam, model(paste_box(images, partner, box))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_single_label_loss_is_cutmixs_two_weighted_cross_entropies(seed):
+    model, images, labels, loss, parts, partner, lam, logits = mixed_step(seed, multilabel=False)
     assert 0.0 < lam < 1.0
-    logits = model(paste_box(images, partner, box))
     classes = labels.argmax(1)
     expected = lam * F.cross_entropy(logits, classes) + (1 - lam) * F.cross_entropy(logits, classes[partner])
     # both sides sum ~B * K float32 terms of one sign, O(1) each: a relative error of a few 1e-7
@@ -131,12 +137,7 @@ def test_the_single_label_loss_is_cutmixs_two_weighted_cross_entropies(seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_multilabel_loss_mixes_each_class_by_the_pasted_area(seed):
-    torch.manual_seed(0)
-    model = make_classifier()
-    images, labels = batch(multilabel=True)
-    loss, _ = composed_loss(model, images, labels, True, seed)
-    partner, box, lam = mixed_draw(seed, images)
-    logits = model(paste_box(images, partner, box))
+    model, images, labels, loss, _, partner, lam, logits = mixed_step(seed, multilabel=True)
     soft = lam * labels + (1 - lam) * labels[partner]
     assert torch.equal(loss, F.multilabel_soft_margin_loss(logits, soft))
     split = lam * F.multilabel_soft_margin_loss(logits, labels) + (1 - lam) * F.multilabel_soft_margin_loss(
