@@ -189,19 +189,18 @@ def image_cams(model, images: torch.Tensor, keys_per_image, *, scales, flip: boo
     mean = std = None
     if resize != "bilinear":
         mean, std = model.backbone.mean, model.backbone.std
-    inputs = scaled_inputs(images, scales, resize, originals, mean, std)
     if resize == "irn":
         out_sizes, up_strides = [strided_size(size, IRN_CAM_STRIDE), size], [None, IRN_UP_STRIDE]
     else:
         out_sizes, up_strides = [strided_size(size, stride), size], [None, None]
     # only the batch's labelled classes are resized to (H, W): a few of the 20 (or 80) maps
     union = sorted({int(key) for keys in keys_per_image for key in keys})
-    if not union:  # no image of the batch has a label: no maps, no forward pass
-        low_size = out_sizes[0]
-        empty = (np.zeros((0, *low_size), np.float32), np.zeros((0, *size), np.float32))
+    if not union:  # no image of the batch has a label: no maps, no rescaled inputs, no forward pass
+        empty = (np.zeros((0, *out_sizes[0]), np.float32), np.zeros((0, *size), np.float32))
         return [empty + ((np.zeros((0, *size), np.float32),) if keep_raw else ()) for _ in keys_per_image]
     position = {key: i for i, key in enumerate(union)}
     channels = torch.as_tensor(np.asarray(union, dtype=np.int64) - 1, device=images.device)
+    inputs = scaled_inputs(images, scales, resize, originals, mean, std)
     (low, high), raw = summed_class_maps(model, inputs, flip, out_sizes, attention, up_strides, keep_raw,
                                          channels)
     out = []
