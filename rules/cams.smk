@@ -10,6 +10,7 @@ rule make_cams:
             "methods/base.py",
             "data/transforms.py",
             "io/h5cache.py",
+            "io/shards.py",
             "stages/make_cams.py",
             methods="cams/attention",
         ),

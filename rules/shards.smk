@@ -1,6 +1,7 @@
 # Sharding (config `shards` > 1): each per-image stage runs as one job per shard of a split (the same
-# rule and script, on a contiguous slice of the images, into <output>.shards/<k>), and a merge rule
-# joins the shards into the very output the unsharded rule writes, so nothing downstream changes.
+# rule and script, on a contiguous slice of the images, or of make_cams's batches, into
+# <output>.shards/<k>), and a merge rule joins the shards into the very output the unsharded rule
+# writes, so nothing downstream changes.
 
 if config["shards"] > 1:
 

@@ -2,7 +2,8 @@
 the one HDF5 cache or PNG folder the later stages read.
 
 A shard is a contiguous, near-equal slice of the split's rows (shard k of K), so shard outputs are
-disjoint and their union is the split. Merging checks exactly that and refuses anything else with an
+disjoint and their union is the split. make_cams slices its list of batches instead of the rows
+(wsss.stages.make_cams), so that each image is computed in the batch the unsharded job computes it in. Merging checks exactly that and refuses anything else with an
 error naming the shard file.
 """
 
@@ -22,18 +23,29 @@ from .folders import finish_folder, partial_folder, partial_path
 from .h5cache import open_h5, same_attribute
 
 
-def shard_rows(rows: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
-    """Rows of shard `shard` (0-based) of `shards` contiguous near-equal slices (a shard may be empty)."""
+def shard_bounds(n: int, shard: int, shards: int) -> tuple[int, int]:
+    """[start, stop) of shard `shard` (0-based) of `shards` contiguous near-equal slices of n items."""
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
-    bounds = np.linspace(0, len(rows), shards + 1).round().astype(int)
-    return rows.iloc[bounds[shard]:bounds[shard + 1]].reset_index(drop=True)
+    bounds = np.linspace(0, n, shards + 1).round().astype(int)
+    return int(bounds[shard]), int(bounds[shard + 1])
+
+
+def shard_rows(rows: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
+    """Rows of shard `shard` (0-based) of `shards` contiguous near-equal slices (a shard may be empty)."""
+    start, stop = shard_bounds(len(rows), shard, shards)
+    return rows.iloc[start:stop].reset_index(drop=True)
+
+
+def job_shard(wildcards, shards: int) -> tuple[int, int]:
+    """(shard, shards) of a job: (k, K) for a shard job (it has a {shard} wildcard), else (0, 1)."""
+    shard = getattr(wildcards, "shard", None)
+    return (0, 1) if shard is None else (int(shard), int(shards))
 
 
 def job_rows(rows: pd.DataFrame, wildcards, shards: int) -> pd.DataFrame:
     """The rows a job works on: its slice when it is a shard job (it has a {shard} wildcard), else all."""
-    shard = getattr(wildcards, "shard", None)
-    return rows if shard is None else shard_rows(rows, int(shard), shards)
+    return shard_rows(rows, *job_shard(wildcards, shards))
 
 
 def merge_h5(parts, path, *, summed_attrs=("n_empty_maps",)) -> int:

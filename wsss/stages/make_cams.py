@@ -1,8 +1,13 @@
 """The make_cams stage: CAMs of every image of a split into one resumable HDF5 cache.
 
-Images are grouped by size into full batches of batch_size (a CAM does not depend on the batch it is
-computed in), decoded by DataLoader workers, and written by one background thread, so that the
-forward passes overlap decoding and gzip compression.
+Images are grouped by size into full batches of batch_size, decoded by DataLoader workers, and written
+by one background thread, so that the forward passes overlap decoding and gzip compression.
+
+The batches are a function of the split's label table and batch_size alone: a shard job takes a
+contiguous slice of them, and a resumed job recomputes each unfinished batch whole. On some CPUs a
+kernel's float32 rounding depends on the batch it runs in (on an AVX2 machine one pixel of one CAM
+moved by one float16 step when its batch of 8 was split into two of 4), so the same batches are what
+make a sharded or resumed cache the same bits as the one-job cache.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ..data.transforms import normalise
 from ..data.voc import image_size
 from ..errors import DatasetError
 from ..io.h5cache import CamCacheWriter
+from ..io.shards import shard_bounds
 from ..methods.cam import image_cams
 
 #: Batches of maps waiting for the writer thread: enough to keep it busy while the next batch is computed.
@@ -122,34 +128,40 @@ def zero_map_keys(keys, high_res: np.ndarray) -> list[int]:
 
 def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scales, flip: bool,
                     batch_size: int, device, attention: str = "cam", resize: str = "bilinear",
-                    keep_raw: bool = False, num_workers: int = 0, progress: bool = True) -> dict:
+                    keep_raw: bool = False, num_workers: int = 0, progress: bool = True,
+                    shard: tuple[int, int] = (0, 1)) -> dict:
     """Compute and store CAMs (low and image resolution) of each row's labelled classes.
 
     resize: the convention of wsss.methods.cam.RESIZES; keep_raw: also store each image's 'raw' maps
     (the multi-scale sum before ReLU and max-normalisation, at image resolution, float32);
-    num_workers: DataLoader processes decoding the images (0: the calling thread decodes).
+    num_workers: DataLoader processes decoding the images (0: the calling thread decodes);
+    shard: (k, K) computes only shard k of K contiguous near-equal slices of the rows' batches.
     Resumes from a partial cache made with the same attributes; an image counts as done once its
-    maps are written, and the file is complete when this returns. Returns counts, including the
+    maps are written (a batch with some undone images is recomputed whole, and only those are
+    written), and the file is complete when this returns. Returns counts, including the
     images whose CAM is all zero for some labelled class (counted, resumed images included, and
     stored as the file attribute n_empty_maps; max_normalise never divides by their zero peak).
     """
     images = WholeImages(root, rows)
-    ids = images.rows["image_id"].tolist()
+    all_ids = images.rows["image_id"].tolist()
     stride = model.backbone.output_stride
     mean, std = model.backbone.mean, model.backbone.std
     device = torch.device(device)
+    sizes = image_sizes(images)
+    batches = size_grouped_batches(sizes, batch_size)
+    batches = batches[slice(*shard_bounds(len(batches), *shard))]
+    ids = [all_ids[i] for i in sorted(i for batch in batches for i in batch)]  # this job's, in table order
     empty: dict[str, list[int]] = {}
     with CamCacheWriter(path, attrs) as writer:
         done = writer.done()
-        todo = [i for i, image_id in enumerate(ids) if image_id not in done]
+        todo = [i for batch in batches for i in batch if all_ids[i] not in done]
         for image_id in ids:
             if image_id in done:
                 entry = writer.read(image_id)
                 zero = zero_map_keys(entry["keys"], entry["high_res"])
                 if zero:
                     empty[image_id] = zero
-        sizes = image_sizes(images)
-        batches = [[todo[i] for i in batch] for batch in size_grouped_batches([sizes[i] for i in todo], batch_size)]
+        batches = [batch for batch in batches if any(all_ids[i] not in done for i in batch)]
         loader = DataLoader(SizedImages(images, sizes), batch_sampler=batches, num_workers=num_workers,
                             collate_fn=stack_images, pin_memory=device.type == "cuda")
         bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc="cams", disable=not progress, mininterval=5)
@@ -173,7 +185,8 @@ def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scale
                 maps = image_cams(model, inputs, batch["keys"], scales=scales, flip=flip, stride=stride,
                                   attention=attention, resize=resize, originals=originals, keep_raw=keep_raw)
                 writes.submit([(image_id, keys, tuple(pixels.shape[1:3]), dict(zip(("cam", "high_res", "raw"), m)))
-                               for image_id, keys, m in zip(batch["image_ids"], batch["keys"], maps)])
+                               for image_id, keys, m in zip(batch["image_ids"], batch["keys"], maps)
+                               if image_id not in done])
         bar.close()
         empty = {image_id: empty[image_id] for image_id in ids if image_id in empty}  # in table order
         n_empty = sum(len(v) for v in empty.values())
