@@ -2,9 +2,9 @@
 the one HDF5 cache or PNG folder the later stages read.
 
 A shard is a contiguous, near-equal slice of the split's rows (shard k of K), so shard outputs are
-disjoint and their union is the split. make_cams slices its list of batches instead of the rows
-(wsss.stages.make_cams), so that each image is computed in the batch the unsharded job computes it in. Merging checks exactly that and refuses anything else with an
-error naming the shard file.
+disjoint and their union is the split. Merging checks exactly that and refuses anything else with an
+error naming the shard file. make_cams slices its list of batches instead of the rows
+(wsss.stages.make_cams), so that each image is computed in the batch the unsharded job computes it in.
 """
 
 from __future__ import annotations

@@ -154,14 +154,14 @@ def write_cam_cache(model, root, rows: pd.DataFrame, path, *, attrs: dict, scale
     empty: dict[str, list[int]] = {}
     with CamCacheWriter(path, attrs) as writer:
         done = writer.done()
-        todo = [i for batch in batches for i in batch if all_ids[i] not in done]
+        todo = {i for batch in batches for i in batch if all_ids[i] not in done}
         for image_id in ids:
             if image_id in done:
                 entry = writer.read(image_id)
                 zero = zero_map_keys(entry["keys"], entry["high_res"])
                 if zero:
                     empty[image_id] = zero
-        batches = [batch for batch in batches if any(all_ids[i] not in done for i in batch)]
+        batches = [batch for batch in batches if todo.intersection(batch)]
         loader = DataLoader(SizedImages(images, sizes), batch_sampler=batches, num_workers=num_workers,
                             collate_fn=stack_images, pin_memory=device.type == "cuda")
         bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc="cams", disable=not progress, mininterval=5)
